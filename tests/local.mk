@@ -1,0 +1,6 @@
+# tests: Check suites (check_*), integration scripts (it_*), fixtures,
+# fuzz targets and benchmarks. Each part has its own fragment.
+EXTRA_DIST += %reldir%/lib.sh %reldir%/fixtures %reldir%/fuzz %reldir%/bench/README.md
+include %reldir%/client.mk
+include %reldir%/devreg.mk
+include %reldir%/registrar.mk
