@@ -1,0 +1,995 @@
+/*
+ * consul_json.c - decoding Consul's JSON answers with cJSON, trusting none
+ * of it. Every decoder parses the whole body, then walks the tree with
+ * type checks and fills plain C structs; the first problem found is the
+ * error, named by its path ("[3].Service.Port: not a number").
+ *
+ * Two limits keep a hostile or broken agent from hurting the caller:
+ * - before cJSON builds a tree, a scan bounds the number of values (each
+ *   costs cJSON about 100 bytes), so a 10 MB body of "[0,0,0..." is
+ *   refused in linear time instead of taking half a gigabyte;
+ * - cJSON stores numbers as double, exact only up to 2^53, so unsigned
+ *   64-bit fields (indexes, Flags) are read again from their text in the
+ *   body (see doc_mark_numbers).
+ */
+#include "registry-client/consul_json.h"
+#include "registry-client/consul_base64.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* About 100 MB of cJSON items at most. A health answer of 10,000
+ * instances, each with a few checks, stays well below it. */
+#define MAX_VALUES (1u << 20)
+
+/* A parsed body. */
+struct doc {
+	const char *buf;
+	size_t len;
+	cJSON *root;
+	size_t scan;            /* where the search for the next number resumes */
+};
+
+static void fit(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* snprintf where cutting a long path short is intended. */
+static void fit(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+}
+
+static int fail(struct consul_json_err *err, const char *where,
+		const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Fills err with "<where>.<field>: <what>" (no dot before "[i]" or when one
+ * side is empty); bytes that are not printable ASCII, which may come from
+ * the body's keys, become '?'. Returns -EPROTO. */
+static int fail(struct consul_json_err *err, const char *where,
+		const char *field, const char *fmt, ...)
+{
+	char what[96];
+	va_list ap;
+
+	if (!err)
+		return -EPROTO;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	const char *dot = (where[0] && field[0] && field[0] != '[') ? "." : "";
+	if (where[0] || field[0])
+		fit(err->msg, sizeof(err->msg), "%s%s%s: %s", where, dot,
+		    field, what);
+	else
+		fit(err->msg, sizeof(err->msg), "%s", what);
+	for (char *p = err->msg; *p; p++)
+		if ((unsigned char)*p < ' ' || (unsigned char)*p >= 0x7f)
+			*p = '?';
+	return -EPROTO;
+}
+
+static int nomem(struct consul_json_err *err)
+{
+	if (err)
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+	return -ENOMEM;
+}
+
+/* "<where>.<field>" or "<where>[i]" into buf, for the next level down. */
+static const char *path_join(char *buf, size_t size, const char *where,
+			     const char *field)
+{
+	const char *dot = (where[0] && field[0] != '[') ? "." : "";
+	fit(buf, size, "%s%s%s", where, dot, field);
+	return buf;
+}
+
+static const char *path_index(char *buf, size_t size, const char *where,
+			      size_t i)
+{
+	fit(buf, size, "%s[%zu]", where, i);
+	return buf;
+}
+
+/* Upper bound of the number of JSON values in buf: one, plus one per ','
+ * and per opening bracket outside strings. *open is set when the text ends
+ * inside a string or an unclosed bracket (a truncated body). Linear, no
+ * allocation. */
+static size_t values_bound(const char *buf, size_t len, int *open)
+{
+	size_t n = 1, depth = 0;
+	int in_string = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = buf[i];
+		if (in_string) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_string = 0;
+		} else if (ch == '"') {
+			in_string = 1;
+		} else if (ch == '[' || ch == '{') {
+			n++;
+			depth++;
+		} else if (ch == ']' || ch == '}') {
+			if (depth > 0)
+				depth--;
+		} else if (ch == ',') {
+			n++;
+		}
+	}
+	*open = in_string || depth > 0;
+	return n;
+}
+
+/* Offset of the next number token at or after d->scan, skipping strings;
+ * d->scan moves past it. len when there is none. */
+static size_t next_number(struct doc *d)
+{
+	size_t i = d->scan;
+
+	while (i < d->len) {
+		char ch = d->buf[i];
+		if (ch == '"') {
+			for (i++; i < d->len && d->buf[i] != '"'; i++)
+				if (d->buf[i] == '\\')
+					i++;
+			i++;
+			continue;
+		}
+		if (ch == '-' || (ch >= '0' && ch <= '9')) {
+			size_t start = i;
+			while (i < d->len && strchr("0123456789+-.eE", d->buf[i]) &&
+			       d->buf[i] != '\0')
+				i++;
+			d->scan = i;
+			return start;
+		}
+		i++;
+	}
+	d->scan = d->len;
+	return d->len;
+}
+
+/*
+ * cJSON keeps no position for its items, but it builds them in document
+ * order, and a depth-first walk visits them in that order too. So the k-th
+ * number item met on the walk is the k-th number token in the text. Its
+ * offset is kept in the item's valueint, which cJSON only fills with a
+ * saturated copy of the double and which nothing here reads otherwise.
+ */
+static int doc_mark_numbers(struct doc *d, cJSON *item)
+{
+	for (; item; item = item->next) {
+		if (cJSON_IsNumber(item)) {
+			size_t off = next_number(d);
+			if (off >= d->len)
+				return -1;
+			item->valueint = (int)off;
+		} else if (item->child) {
+			if (doc_mark_numbers(d, item->child) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int is_space(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
+static void doc_free(struct doc *d)
+{
+	cJSON_Delete(d->root);
+	d->root = NULL;
+}
+
+static int doc_parse(struct doc *d, const char *buf, size_t len,
+		     struct consul_json_err *err)
+{
+	const char *end = NULL;
+	size_t pos;
+	int open = 0;
+
+	memset(d, 0, sizeof(*d));
+	d->buf = buf;
+	d->len = len;
+	if (!buf || len == 0)
+		return fail(err, "", "", "empty body");
+	if (len > INT_MAX / 2)
+		return fail(err, "", "", "body too large (%zu bytes)", len);
+	if (values_bound(buf, len, &open) > MAX_VALUES)
+		return fail(err, "", "", "too many JSON values (limit %u)",
+			    MAX_VALUES);
+	d->root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+	pos = end && end >= buf ? (size_t)(end - buf) : 0;
+	if (!d->root) {
+		if (open || pos >= len)
+			return fail(err, "", "", "truncated JSON (%zu bytes)", len);
+		return fail(err, "", "", "invalid JSON at byte %zu", pos);
+	}
+	while (pos < len && is_space(buf[pos]))
+		pos++;
+	if (pos < len) {
+		doc_free(d);
+		return fail(err, "", "", "unexpected data after the JSON value at byte %zu",
+			    pos);
+	}
+	if (doc_mark_numbers(d, d->root) != 0) {
+		doc_free(d);
+		return fail(err, "", "", "number tokens do not line up with the text");
+	}
+	return 0;
+}
+
+/* Exact member first; Go decodes keys case-insensitively, so a differently
+ * cased one is accepted after that. */
+static const cJSON *member(const cJSON *obj, const char *name)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+	return it ? it : cJSON_GetObjectItem(obj, name);
+}
+
+static int absent(const cJSON *it)
+{
+	return it == NULL || cJSON_IsNull(it);
+}
+
+/* Why a required object is not one. */
+static const char *not_object(const cJSON *it)
+{
+	if (!it)
+		return "missing";
+	if (cJSON_IsNull(it))
+		return "null instead of an object";
+	return "not an object";
+}
+
+/* An optional ("" when absent or null) or required string member. */
+static int get_string(const cJSON *obj, const char *field, int required,
+		      const char *where, char **out,
+		      struct consul_json_err *err)
+{
+	const cJSON *it = member(obj, field);
+	const char *s = "";
+
+	if (absent(it)) {
+		if (required)
+			return fail(err, where, field, "missing");
+	} else if (!cJSON_IsString(it) || !it->valuestring) {
+		return fail(err, where, field, "not a string");
+	} else {
+		s = it->valuestring;
+		if (required && !*s)
+			return fail(err, where, field, "empty");
+	}
+	*out = strdup(s);
+	return *out ? 0 : nomem(err);
+}
+
+/* An unsigned integer up to max read from the number's text: no sign,
+ * fraction or exponent. */
+static int number_uint(const struct doc *d, const cJSON *it, uint64_t max,
+		       const char *where, const char *field, uint64_t *out,
+		       struct consul_json_err *err)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (!cJSON_IsNumber(it))
+		return fail(err, where, field, "not a number");
+	if (it->valueint < 0 || (size_t)it->valueint >= d->len)
+		return fail(err, where, field, "number not found in the text");
+	i = (size_t)it->valueint;
+	if (d->buf[i] == '-')
+		return fail(err, where, field, "negative");
+	for (; i < d->len && d->buf[i] >= '0' && d->buf[i] <= '9'; i++) {
+		unsigned digit = (unsigned)(d->buf[i] - '0');
+		if (v > (UINT64_MAX - digit) / 10)
+			return fail(err, where, field, "above 2^64-1");
+		v = v * 10 + digit;
+	}
+	if (i < d->len && strchr(".eE", d->buf[i]) && d->buf[i] != '\0')
+		return fail(err, where, field, "not an integer");
+	if (v > max)
+		return fail(err, where, field, "above %llu",
+			    (unsigned long long)max);
+	*out = v;
+	return 0;
+}
+
+/* An optional unsigned member: 0 when absent or null. */
+static int get_uint(const struct doc *d, const cJSON *obj, const char *field,
+		    uint64_t max, const char *where, uint64_t *out,
+		    struct consul_json_err *err)
+{
+	const cJSON *it = member(obj, field);
+
+	*out = 0;
+	if (absent(it))
+		return 0;
+	return number_uint(d, it, max, where, field, out, err);
+}
+
+static int get_port(const struct doc *d, const cJSON *obj, const char *field,
+		    const char *where, int *out, struct consul_json_err *err)
+{
+	uint64_t v;
+	int rc = get_uint(d, obj, field, 65535, where, &v, err);
+
+	if (rc == 0)
+		*out = (int)v;
+	return rc;
+}
+
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* An optional array of strings (empty when absent or null). */
+static int get_strings(const cJSON *obj, const char *field, const char *where,
+		       char ***out, size_t *n, struct consul_json_err *err)
+{
+	const cJSON *arr = member(obj, field);
+	const cJSON *it;
+	char path[160];
+	char **v;
+	size_t i = 0;
+	int count;
+
+	*out = NULL;
+	*n = 0;
+	if (absent(arr))
+		return 0;
+	if (!cJSON_IsArray(arr))
+		return fail(err, where, field, "not an array");
+	count = cJSON_GetArraySize(arr);
+	if (count == 0)
+		return 0;
+	v = calloc((size_t)count, sizeof(*v));
+	if (!v)
+		return nomem(err);
+	path_join(path, sizeof(path), where, field);
+	cJSON_ArrayForEach(it, arr) {
+		if (!cJSON_IsString(it) || !it->valuestring) {
+			char elem[16];
+			fit(elem, sizeof(elem), "[%zu]", i);
+			strv_free(v, i);
+			return fail(err, path, elem, "not a string");
+		}
+		v[i] = strdup(it->valuestring);
+		if (!v[i]) {
+			strv_free(v, i);
+			return nomem(err);
+		}
+		i++;
+	}
+	*out = v;
+	*n = i;
+	return 0;
+}
+
+/* An optional object of string values, as 2 * n strings (key, value). */
+static int get_meta(const cJSON *obj, const char *field, const char *where,
+		    char ***out, size_t *n, struct consul_json_err *err)
+{
+	const cJSON *map = member(obj, field);
+	const cJSON *it;
+	char path[160];
+	char **v;
+	size_t i = 0;
+	int count;
+
+	*out = NULL;
+	*n = 0;
+	if (absent(map))
+		return 0;
+	if (!cJSON_IsObject(map))
+		return fail(err, where, field, "not an object");
+	count = cJSON_GetArraySize(map);
+	if (count == 0)
+		return 0;
+	v = calloc((size_t)count * 2, sizeof(*v));
+	if (!v)
+		return nomem(err);
+	path_join(path, sizeof(path), where, field);
+	cJSON_ArrayForEach(it, map) {
+		if (!cJSON_IsString(it) || !it->valuestring || !it->string) {
+			strv_free(v, 2 * i);
+			return fail(err, path, it->string ? it->string : "",
+				    "not a string");
+		}
+		v[2 * i] = strdup(it->string);
+		v[2 * i + 1] = strdup(it->valuestring);
+		if (!v[2 * i] || !v[2 * i + 1]) {
+			strv_free(v, 2 * i + 2);
+			return nomem(err);
+		}
+		i++;
+	}
+	*out = v;
+	*n = i;
+	return 0;
+}
+
+enum consul_status consul_status_parse(const char *s)
+{
+	if (!s)
+		return CONSUL_STATUS_UNKNOWN;
+	if (strcmp(s, "passing") == 0)
+		return CONSUL_STATUS_PASSING;
+	if (strcmp(s, "warning") == 0)
+		return CONSUL_STATUS_WARNING;
+	if (strcmp(s, "critical") == 0)
+		return CONSUL_STATUS_CRITICAL;
+	if (strcmp(s, "maintenance") == 0)
+		return CONSUL_STATUS_MAINTENANCE;
+	return CONSUL_STATUS_UNKNOWN;
+}
+
+const char *consul_status_name(enum consul_status st)
+{
+	switch (st) {
+	case CONSUL_STATUS_PASSING:
+		return "passing";
+	case CONSUL_STATUS_WARNING:
+		return "warning";
+	case CONSUL_STATUS_CRITICAL:
+		return "critical";
+	case CONSUL_STATUS_MAINTENANCE:
+		return "maintenance";
+	case CONSUL_STATUS_UNKNOWN:
+		break;
+	}
+	return "unknown";
+}
+
+static void check_free_fields(struct consul_check *c)
+{
+	free(c->node);
+	free(c->check_id);
+	free(c->name);
+	free(c->output);
+	free(c->service_id);
+	free(c->service_name);
+	free(c->type);
+	memset(c, 0, sizeof(*c));
+}
+
+/* One HealthCheck record. CheckID is required; a Status other than the
+ * three Consul sends decodes as CONSUL_STATUS_UNKNOWN. */
+static int decode_check(const struct doc *d, const cJSON *o, const char *where,
+			struct consul_check *c, struct consul_json_err *err)
+{
+	char *status = NULL;
+	int rc;
+
+	if (!cJSON_IsObject(o))
+		return fail(err, where, "", "not an object");
+	if ((rc = get_string(o, "CheckID", 1, where, &c->check_id, err)) ||
+	    (rc = get_string(o, "Node", 0, where, &c->node, err)) ||
+	    (rc = get_string(o, "Name", 0, where, &c->name, err)) ||
+	    (rc = get_string(o, "Status", 0, where, &status, err)) ||
+	    (rc = get_string(o, "Output", 0, where, &c->output, err)) ||
+	    (rc = get_string(o, "ServiceID", 0, where, &c->service_id, err)) ||
+	    (rc = get_string(o, "ServiceName", 0, where, &c->service_name, err)) ||
+	    (rc = get_string(o, "Type", 0, where, &c->type, err)) ||
+	    (rc = get_uint(d, o, "CreateIndex", UINT64_MAX, where,
+			   &c->create_index, err)) ||
+	    (rc = get_uint(d, o, "ModifyIndex", UINT64_MAX, where,
+			   &c->modify_index, err)))
+		goto out;
+	c->status = consul_status_parse(status);
+out:
+	free(status);
+	if (rc)
+		check_free_fields(c);
+	return rc;
+}
+
+static void checks_free(struct consul_check *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		check_free_fields(&v[i]);
+	free(v);
+}
+
+/* An array of HealthCheck records; absent or null is empty when optional. */
+static int decode_check_array(const struct doc *d, const cJSON *arr,
+			      int optional, const char *where,
+			      struct consul_check **out, size_t *n,
+			      struct consul_json_err *err)
+{
+	const cJSON *it;
+	struct consul_check *v;
+	char path[160];
+	size_t i = 0;
+	int count, rc;
+
+	*out = NULL;
+	*n = 0;
+	if (optional && absent(arr))
+		return 0;
+	if (!cJSON_IsArray(arr))
+		return fail(err, where, "", "not an array");
+	count = cJSON_GetArraySize(arr);
+	if (count == 0)
+		return 0;
+	v = calloc((size_t)count, sizeof(*v));
+	if (!v)
+		return nomem(err);
+	cJSON_ArrayForEach(it, arr) {
+		rc = decode_check(d, it, path_index(path, sizeof(path), where, i),
+				  &v[i], err);
+		if (rc) {
+			checks_free(v, i);
+			return rc;
+		}
+		i++;
+	}
+	*out = v;
+	*n = i;
+	return 0;
+}
+
+int consul_json_decode_checks(const char *buf, size_t len,
+			      struct consul_check_list *out,
+			      struct consul_json_err *err)
+{
+	struct doc d;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = doc_parse(&d, buf, len, err);
+	if (rc)
+		return rc;
+	rc = decode_check_array(&d, d.root, 0, "", &out->v, &out->n, err);
+	doc_free(&d);
+	return rc;
+}
+
+void consul_check_list_clear(struct consul_check_list *l)
+{
+	if (!l)
+		return;
+	checks_free(l->v, l->n);
+	memset(l, 0, sizeof(*l));
+}
+
+static void entry_free_fields(struct consul_service_entry *e)
+{
+	free(e->node);
+	free(e->node_address);
+	free(e->datacenter);
+	free(e->id);
+	free(e->name);
+	free(e->address);
+	strv_free(e->tags, e->ntags);
+	strv_free(e->meta, 2 * e->nmeta);
+	checks_free(e->checks, e->nchecks);
+	memset(e, 0, sizeof(*e));
+}
+
+/* Service.Weights: {"Passing": n, "Warning": m}; 1/1 when absent or null. */
+static int decode_weights(const struct doc *d, const cJSON *svc,
+			  const char *where, struct consul_service_entry *e,
+			  struct consul_json_err *err)
+{
+	const cJSON *w = member(svc, "Weights");
+	const cJSON *p, *wa;
+	char path[160];
+	uint64_t v;
+	int rc;
+
+	e->weight_passing = 1;
+	e->weight_warning = 1;
+	if (absent(w))
+		return 0;
+	if (!cJSON_IsObject(w))
+		return fail(err, where, "Weights", "not an object");
+	path_join(path, sizeof(path), where, "Weights");
+	p = member(w, "Passing");
+	wa = member(w, "Warning");
+	if (!absent(p)) {
+		if ((rc = number_uint(d, p, 65535, path, "Passing", &v, err)))
+			return rc;
+		e->weight_passing = (int)v;
+	}
+	if (!absent(wa)) {
+		if ((rc = number_uint(d, wa, 65535, path, "Warning", &v, err)))
+			return rc;
+		e->weight_warning = (int)v;
+	}
+	return 0;
+}
+
+/* One element of /v1/health/service/<name>: Node and Service are required
+ * objects with Node.Node, Service.ID and Service.Service set. */
+static int decode_entry(const struct doc *d, const cJSON *o, const char *where,
+			struct consul_service_entry *e,
+			struct consul_json_err *err)
+{
+	const cJSON *node, *svc;
+	char npath[160], spath[160], cpath[160];
+	int rc;
+
+	if (!cJSON_IsObject(o))
+		return fail(err, where, "", "not an object");
+	node = member(o, "Node");
+	svc = member(o, "Service");
+	if (!cJSON_IsObject(node))
+		return fail(err, where, "Node", "%s", not_object(node));
+	if (!cJSON_IsObject(svc))
+		return fail(err, where, "Service", "%s", not_object(svc));
+	path_join(npath, sizeof(npath), where, "Node");
+	path_join(spath, sizeof(spath), where, "Service");
+	path_join(cpath, sizeof(cpath), where, "Checks");
+	if ((rc = get_string(node, "Node", 1, npath, &e->node, err)) ||
+	    (rc = get_string(node, "Address", 0, npath, &e->node_address, err)) ||
+	    (rc = get_string(node, "Datacenter", 0, npath, &e->datacenter, err)) ||
+	    (rc = get_string(svc, "ID", 1, spath, &e->id, err)) ||
+	    (rc = get_string(svc, "Service", 1, spath, &e->name, err)) ||
+	    (rc = get_string(svc, "Address", 0, spath, &e->address, err)) ||
+	    (rc = get_port(d, svc, "Port", spath, &e->port, err)) ||
+	    (rc = get_strings(svc, "Tags", spath, &e->tags, &e->ntags, err)) ||
+	    (rc = get_meta(svc, "Meta", spath, &e->meta, &e->nmeta, err)) ||
+	    (rc = decode_weights(d, svc, spath, e, err)) ||
+	    (rc = get_uint(d, svc, "CreateIndex", UINT64_MAX, spath,
+			   &e->create_index, err)) ||
+	    (rc = get_uint(d, svc, "ModifyIndex", UINT64_MAX, spath,
+			   &e->modify_index, err)) ||
+	    (rc = decode_check_array(d, member(o, "Checks"), 1, cpath,
+				     &e->checks, &e->nchecks, err)))
+		entry_free_fields(e);
+	return rc;
+}
+
+int consul_json_decode_health_service(const char *buf, size_t len,
+				      struct consul_service_list *out,
+				      struct consul_json_err *err)
+{
+	const cJSON *it;
+	struct doc d;
+	char path[32];
+	size_t i = 0;
+	int count, rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = doc_parse(&d, buf, len, err);
+	if (rc)
+		return rc;
+	if (!cJSON_IsArray(d.root)) {
+		rc = fail(err, "", "", "not an array");
+		goto out;
+	}
+	count = cJSON_GetArraySize(d.root);
+	if (count > 0) {
+		out->v = calloc((size_t)count, sizeof(*out->v));
+		if (!out->v) {
+			rc = nomem(err);
+			goto out;
+		}
+	}
+	cJSON_ArrayForEach(it, d.root) {
+		rc = decode_entry(&d, it, path_index(path, sizeof(path), "", i),
+				  &out->v[i], err);
+		if (rc)
+			break;
+		out->n = ++i;
+	}
+out:
+	if (rc)
+		consul_service_list_clear(out);
+	doc_free(&d);
+	return rc;
+}
+
+void consul_service_list_clear(struct consul_service_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; l->v && i < l->n; i++)
+		entry_free_fields(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+int consul_json_decode_catalog_services(const char *buf, size_t len,
+					struct consul_catalog *out,
+					struct consul_json_err *err)
+{
+	const cJSON *it;
+	struct doc d;
+	int count, rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = doc_parse(&d, buf, len, err);
+	if (rc)
+		return rc;
+	if (!cJSON_IsObject(d.root)) {
+		rc = fail(err, "", "", "not an object");
+		goto out;
+	}
+	count = cJSON_GetArraySize(d.root);
+	if (count > 0) {
+		out->v = calloc((size_t)count, sizeof(*out->v));
+		if (!out->v) {
+			rc = nomem(err);
+			goto out;
+		}
+	}
+	cJSON_ArrayForEach(it, d.root) {
+		struct consul_catalog_service *s = &out->v[out->n];
+		const char *name = it->string ? it->string : "";
+
+		if (!name[0]) {
+			rc = fail(err, "", "\"\"", "empty service name");
+			break;
+		}
+		if (!cJSON_IsNull(it) && !cJSON_IsArray(it)) {
+			rc = fail(err, "", name, "not an array");
+			break;
+		}
+		s->name = strdup(name);
+		if (!s->name) {
+			rc = nomem(err);
+			break;
+		}
+		out->n++;
+		if (cJSON_IsArray(it)) {
+			const cJSON *tag;
+			size_t j = 0;
+			int ntags = cJSON_GetArraySize(it);
+			if (ntags > 0) {
+				s->tags = calloc((size_t)ntags, sizeof(*s->tags));
+				if (!s->tags) {
+					rc = nomem(err);
+					break;
+				}
+			}
+			cJSON_ArrayForEach(tag, it) {
+				char elem[16];
+				if (!cJSON_IsString(tag) || !tag->valuestring) {
+					fit(elem, sizeof(elem), "[%zu]", j);
+					rc = fail(err, name, elem, "not a string");
+					break;
+				}
+				s->tags[j] = strdup(tag->valuestring);
+				if (!s->tags[j]) {
+					rc = nomem(err);
+					break;
+				}
+				s->ntags = ++j;
+			}
+			if (rc)
+				break;
+		}
+	}
+out:
+	if (rc)
+		consul_catalog_clear(out);
+	doc_free(&d);
+	return rc;
+}
+
+void consul_catalog_clear(struct consul_catalog *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; c->v && i < c->n; i++) {
+		free(c->v[i].name);
+		strv_free(c->v[i].tags, c->v[i].ntags);
+	}
+	free(c->v);
+	memset(c, 0, sizeof(*c));
+}
+
+static void kv_free_fields(struct consul_kv_entry *e)
+{
+	free(e->key);
+	free(e->value);
+	free(e->session);
+	memset(e, 0, sizeof(*e));
+}
+
+/* One DirEntry. Key is required; Value is base64 or null. */
+static int decode_kv(const struct doc *d, const cJSON *o, const char *where,
+		     struct consul_kv_entry *e, struct consul_json_err *err)
+{
+	const cJSON *val;
+	int rc;
+
+	if (!cJSON_IsObject(o))
+		return fail(err, where, "", "not an object");
+	if ((rc = get_string(o, "Key", 1, where, &e->key, err)) ||
+	    (rc = get_string(o, "Session", 0, where, &e->session, err)) ||
+	    (rc = get_uint(d, o, "Flags", UINT64_MAX, where, &e->flags, err)) ||
+	    (rc = get_uint(d, o, "LockIndex", UINT64_MAX, where, &e->lock_index, err)) ||
+	    (rc = get_uint(d, o, "CreateIndex", UINT64_MAX, where,
+			   &e->create_index, err)) ||
+	    (rc = get_uint(d, o, "ModifyIndex", UINT64_MAX, where,
+			   &e->modify_index, err)))
+		goto out;
+	val = member(o, "Value");
+	if (!absent(val)) {
+		if (!cJSON_IsString(val) || !val->valuestring) {
+			rc = fail(err, where, "Value", "not a string");
+			goto out;
+		}
+		rc = consul_base64_decode(val->valuestring, strlen(val->valuestring),
+					  &e->value, &e->value_len);
+		if (rc == -ENOMEM)
+			rc = nomem(err);
+		else if (rc)
+			rc = fail(err, where, "Value", "invalid base64");
+	}
+out:
+	if (rc)
+		kv_free_fields(e);
+	return rc;
+}
+
+int consul_json_decode_kv(const char *buf, size_t len,
+			  struct consul_kv_list *out,
+			  struct consul_json_err *err)
+{
+	const cJSON *it;
+	struct doc d;
+	char path[32];
+	size_t i = 0;
+	int count, rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = doc_parse(&d, buf, len, err);
+	if (rc)
+		return rc;
+	if (!cJSON_IsArray(d.root)) {
+		rc = fail(err, "", "", "not an array");
+		goto out;
+	}
+	count = cJSON_GetArraySize(d.root);
+	if (count > 0) {
+		out->v = calloc((size_t)count, sizeof(*out->v));
+		if (!out->v) {
+			rc = nomem(err);
+			goto out;
+		}
+	}
+	cJSON_ArrayForEach(it, d.root) {
+		rc = decode_kv(&d, it, path_index(path, sizeof(path), "", i),
+			       &out->v[i], err);
+		if (rc)
+			break;
+		out->n = ++i;
+	}
+out:
+	if (rc)
+		consul_kv_list_clear(out);
+	doc_free(&d);
+	return rc;
+}
+
+void consul_kv_list_clear(struct consul_kv_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; l->v && i < l->n; i++)
+		kv_free_fields(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+int consul_json_decode_self(const char *buf, size_t len,
+			    struct consul_self *out,
+			    struct consul_json_err *err)
+{
+	const cJSON *cfg;
+	struct doc d;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = doc_parse(&d, buf, len, err);
+	if (rc)
+		return rc;
+	if (!cJSON_IsObject(d.root)) {
+		rc = fail(err, "", "", "not an object");
+		goto out;
+	}
+	cfg = member(d.root, "Config");
+	if (!cJSON_IsObject(cfg)) {
+		rc = fail(err, "", "Config", "%s", not_object(cfg));
+		goto out;
+	}
+	if ((rc = get_string(cfg, "Datacenter", 1, "Config", &out->datacenter, err)) ||
+	    (rc = get_string(cfg, "NodeName", 1, "Config", &out->node_name, err)) ||
+	    (rc = get_string(cfg, "Version", 0, "Config", &out->version, err)))
+		consul_self_clear(out);
+out:
+	doc_free(&d);
+	return rc;
+}
+
+void consul_self_clear(struct consul_self *s)
+{
+	if (!s)
+		return;
+	free(s->datacenter);
+	free(s->node_name);
+	free(s->version);
+	memset(s, 0, sizeof(*s));
+}
+
+int consul_json_decode_bool(const char *buf, size_t len, int *out,
+			    struct consul_json_err *err)
+{
+	struct doc d;
+	int rc;
+
+	rc = doc_parse(&d, buf, len, err);
+	if (rc)
+		return rc;
+	if (cJSON_IsBool(d.root))
+		*out = cJSON_IsTrue(d.root) ? 1 : 0;
+	else
+		rc = fail(err, "", "", "not true or false");
+	doc_free(&d);
+	return rc;
+}
+
+static int is_maintenance_id(const char *id)
+{
+	return id && (strcmp(id, "_node_maintenance") == 0 ||
+		      strncmp(id, "_service_maintenance:", 21) == 0);
+}
+
+/* As the Go client's AggregatedStatus, except that a status it does not
+ * know counts as critical rather than "": a load balancer must not send
+ * traffic on a status it cannot read. */
+enum consul_status consul_checks_aggregate(const struct consul_check *v,
+					   size_t n)
+{
+	int maint = 0, crit = 0, warn = 0;
+
+	for (size_t i = 0; v && i < n; i++) {
+		if (is_maintenance_id(v[i].check_id)) {
+			maint = 1;
+			continue;
+		}
+		switch (v[i].status) {
+		case CONSUL_STATUS_PASSING:
+			break;
+		case CONSUL_STATUS_WARNING:
+			warn = 1;
+			break;
+		case CONSUL_STATUS_MAINTENANCE:
+			maint = 1;
+			break;
+		case CONSUL_STATUS_CRITICAL:
+		case CONSUL_STATUS_UNKNOWN:
+			crit = 1;
+			break;
+		}
+	}
+	if (maint)
+		return CONSUL_STATUS_MAINTENANCE;
+	if (crit)
+		return CONSUL_STATUS_CRITICAL;
+	if (warn)
+		return CONSUL_STATUS_WARNING;
+	return CONSUL_STATUS_PASSING;
+}
