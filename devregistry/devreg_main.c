@@ -232,7 +232,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	event_base_dispatch(base);
-	log_stderr(DEVREG_LOG_INFO, "level=info msg=\"shutting down\"", NULL);
+	if (o.cfg.log_level <= DEVREG_LOG_INFO)
+		log_stderr(DEVREG_LOG_INFO, "level=info msg=\"shutting down\"", NULL);
 	status = 0;
 out:
 	devreg_free(d);

@@ -26,4 +26,4 @@ DEVREG_IT = %reldir%/it_devreg_badinput.sh %reldir%/it_devreg_checks.sh \
 	%reldir%/it_python_consul.py
 TESTS += $(DEVREG_IT)
 dist_check_SCRIPTS += $(DEVREG_IT)
-EXTRA_DIST += %reldir%/bench/bench_registry_rss.sh %reldir%/bench/bench_registry_rss.py
+EXTRA_DIST += %reldir%/bench/bench_registry.sh %reldir%/bench/bench_registry_rss.sh %reldir%/bench/bench_registry_rss.py
