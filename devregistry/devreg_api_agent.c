@@ -17,32 +17,41 @@
 
 #define ERR_MAX 1024
 
-/* Go's %q of an ID, for the 404 texts. */
-static const char *
-quoted(const char *s, char *buf, size_t len)
-{
-	return devreg_go_quote(s, buf, len);
-}
-
+/* Consul's 404 for a service or check ID (kind) the agent does not have,
+ * with the ID as Go's %q writes it. */
 static int
-unknown_service(struct devreg_req *r, const char *id)
+unknown_id(struct devreg_req *r, const char *kind, const char *id)
 {
 	char q[512];
 
 	devreg_reply_text(r, 404,
-			  "Unknown service ID %s. Ensure that the service ID is passed, not the service name.",
-			  quoted(id, q, sizeof(q)));
+			  "Unknown %s ID %s. Ensure that the %s ID is passed, not the %s name.",
+			  kind, devreg_go_quote(id, q, sizeof(q)), kind, kind);
 	return DEVREG_DONE;
 }
 
+/* The reply to a body a devreg_decode_* call refused (rc < 0): 500 when
+ * out of memory, else 400 with the decoder's text. Returns whether it
+ * replied. */
 static int
-unknown_check(struct devreg_req *r, const char *id)
+decode_refused(struct devreg_req *r, int rc, const char *err)
 {
-	char q[512];
+	if (rc == -ENOMEM)
+		devreg_reply_text(r, 500, "out of memory");
+	else if (rc < 0)
+		devreg_reply_text(r, 400, "Request decode failed: %s", err);
+	return rc < 0;
+}
 
-	devreg_reply_text(r, 404,
-			  "Unknown check ID %s. Ensure that the check ID is passed, not the check name.",
-			  quoted(id, q, sizeof(q)));
+/* The reply to a store change: 200 with no body, or 500 when it ran out of
+ * memory (rc < 0). */
+static int
+reply_stored(struct devreg_req *r, int rc)
+{
+	if (rc < 0)
+		devreg_reply_text(r, 500, "out of memory");
+	else
+		devreg_reply_empty(r, 200);
 	return DEVREG_DONE;
 }
 
@@ -205,14 +214,8 @@ devreg_api_service_register(struct devreg_req *r)
 
 	body = devreg_body(r, &len);
 	rc = devreg_decode_service(body, len, r->d->strict, &def, err, sizeof(err));
-	if (rc == -ENOMEM) {
-		devreg_reply_text(r, 500, "out of memory");
+	if (decode_refused(r, rc, err))
 		return DEVREG_DONE;
-	}
-	if (rc < 0) {
-		devreg_reply_text(r, 400, "Request decode failed: %s", err);
-		return DEVREG_DONE;
-	}
 	if (devreg_service_def_validate(def, err, sizeof(err)) < 0) {
 		devreg_service_def_free(def);
 		devreg_reply_text(r, 400, "%s", err);
@@ -226,21 +229,19 @@ devreg_api_service_register(struct devreg_req *r)
 	rep = devreg_query(r, "replace-existing-checks");
 	replace = rep != NULL && (*rep == '\0' || strcmp(rep, "true") == 0);
 	rc = devreg_store_register_service(r->d->store, def, replace);
-	if (rc == -EEXIST)
+	if (rc == -EEXIST) {
 		devreg_reply_text(r, 400,
 				  "Invalid service: the ID \"consul\" and the check ID \"serfHealth\" belong to the agent");
-	else if (rc < 0)
-		devreg_reply_text(r, 500, "out of memory");
-	else
-		devreg_reply_empty(r, 200);
-	return DEVREG_DONE;
+		return DEVREG_DONE;
+	}
+	return reply_stored(r, rc);
 }
 
 int
 devreg_api_service_deregister(struct devreg_req *r)
 {
 	if (devreg_store_deregister_service(r->d->store, r->rest) < 0)
-		return unknown_service(r, r->rest);
+		return unknown_id(r, "service", r->rest);
 	devreg_reply_empty(r, 200);
 	return DEVREG_DONE;
 }
@@ -278,13 +279,9 @@ devreg_api_service_maintenance(struct devreg_req *r)
 		return DEVREG_DONE;
 	svc = devreg_store_service(r->d->store, r->rest);
 	if (svc == NULL || !svc->agent_local)
-		return unknown_service(r, r->rest);
-	if (devreg_store_service_maintenance(r->d->store, svc, enable,
-					     devreg_query(r, "reason")) < 0)
-		devreg_reply_text(r, 500, "out of memory");
-	else
-		devreg_reply_empty(r, 200);
-	return DEVREG_DONE;
+		return unknown_id(r, "service", r->rest);
+	return reply_stored(r, devreg_store_service_maintenance(r->d->store, svc, enable,
+								devreg_query(r, "reason")));
 }
 
 int
@@ -294,12 +291,8 @@ devreg_api_node_maintenance(struct devreg_req *r)
 
 	if (parse_enable(r, &enable) < 0)
 		return DEVREG_DONE;
-	if (devreg_store_node_maintenance(r->d->store, enable,
-					  devreg_query(r, "reason")) < 0)
-		devreg_reply_text(r, 500, "out of memory");
-	else
-		devreg_reply_empty(r, 200);
-	return DEVREG_DONE;
+	return reply_stored(r, devreg_store_node_maintenance(r->d->store, enable,
+							     devreg_query(r, "reason")));
 }
 
 int
@@ -314,14 +307,8 @@ devreg_api_check_register(struct devreg_req *r)
 
 	body = devreg_body(r, &len);
 	rc = devreg_decode_check(body, len, r->d->strict, &def, err, sizeof(err));
-	if (rc == -ENOMEM) {
-		devreg_reply_text(r, 500, "out of memory");
+	if (decode_refused(r, rc, err))
 		return DEVREG_DONE;
-	}
-	if (rc < 0) {
-		devreg_reply_text(r, 400, "Request decode failed: %s", err);
-		return DEVREG_DONE;
-	}
 	if (def->name == NULL || *def->name == '\0') {
 		devreg_reply_text(r, 400, "Missing check name");
 		goto out;
@@ -346,10 +333,8 @@ devreg_api_check_register(struct devreg_req *r)
 	} else if (rc == -EEXIST) {
 		devreg_reply_text(r, 400,
 				  "Invalid check: the check ID \"serfHealth\" belongs to the agent");
-	} else if (rc < 0) {
-		devreg_reply_text(r, 500, "out of memory");
 	} else {
-		devreg_reply_empty(r, 200);
+		reply_stored(r, rc);
 	}
 out:
 	devreg_check_def_free(def);
@@ -360,7 +345,7 @@ int
 devreg_api_check_deregister(struct devreg_req *r)
 {
 	if (devreg_store_deregister_check(r->d->store, r->rest) < 0)
-		return unknown_check(r, r->rest);
+		return unknown_id(r, "check", r->rest);
 	devreg_reply_empty(r, 200);
 	return DEVREG_DONE;
 }
@@ -373,16 +358,14 @@ ttl_update(struct devreg_req *r, enum devreg_status st, const char *output)
 	int rc;
 
 	if (c == NULL || !c->agent_local)
-		return unknown_check(r, r->rest);
+		return unknown_id(r, "check", r->rest);
 	rc = devreg_checks_ttl_update(r->d->checks, c, st, output);
-	if (rc == -EINVAL)
+	if (rc == -EINVAL) {
 		devreg_reply_text(r, 500, "CheckID %s does not have associated TTL",
 				  devreg_go_quote(r->rest, q, sizeof(q)));
-	else if (rc < 0)
-		devreg_reply_text(r, 500, "out of memory");
-	else
-		devreg_reply_empty(r, 200);
-	return DEVREG_DONE;
+		return DEVREG_DONE;
+	}
+	return reply_stored(r, rc);
 }
 
 int
@@ -416,14 +399,8 @@ devreg_api_check_update(struct devreg_req *r)
 	body = devreg_body(r, &len);
 	rc = devreg_decode_check_update(body, len, r->d->strict, &status, &output,
 					err, sizeof(err));
-	if (rc == -ENOMEM) {
-		devreg_reply_text(r, 500, "out of memory");
+	if (decode_refused(r, rc, err))
 		return DEVREG_DONE;
-	}
-	if (rc < 0) {
-		devreg_reply_text(r, 400, "Request decode failed: %s", err);
-		return DEVREG_DONE;
-	}
 	if (devreg_status_parse(status, &st) < 0) {
 		devreg_reply_text(r, 400, "Invalid check status: '%s'", devreg_str(status));
 		goto out;

@@ -14,6 +14,35 @@
 
 #define MAX_TAGS 64
 
+/* Handlers whose path ends in a name (a service, a check state) answer
+ * 400 "Missing <what>" without one. Returns whether it replied. */
+static int
+missing(struct devreg_req *r, const char *what)
+{
+	if (*r->rest != '\0')
+		return 0;
+	devreg_reply_text(r, 400, "Missing %s", what);
+	return 1;
+}
+
+/* 200 with a blocking read's body and the index it was read at. */
+static int
+reply_at_index(struct devreg_req *r, uint64_t idx, cJSON *body)
+{
+	devreg_set_index_headers(r, idx);
+	devreg_reply_json(r, 200, body);
+	return DEVREG_DONE;
+}
+
+/* The first instance registered under name, NULL when there is none. */
+static const struct devreg_service *
+first_instance(const struct devreg_store *s, const char *name)
+{
+	const struct devreg_svcgroup *g = devreg_store_group(s, name);
+
+	return g != NULL ? g->head : NULL;
+}
+
 static int
 cmp_group_name(const void *a, const void *b)
 {
@@ -80,9 +109,7 @@ devreg_api_catalog_services(struct devreg_req *r)
 	for (size_t i = 0; i < n; i++)
 		cJSON_AddItemToObject(o, heads[i]->def->name, group_tags(heads[i]->group));
 	free(heads);
-	devreg_set_index_headers(r, idx);
-	devreg_reply_json(r, 200, o);
-	return DEVREG_DONE;
+	return reply_at_index(r, idx, o);
 }
 
 /* ?tag= values; replies with 400 when there are too many to hold. */
@@ -96,29 +123,23 @@ int
 devreg_api_catalog_service(struct devreg_req *r)
 {
 	const struct devreg_store *s = r->d->store;
-	const struct devreg_svcgroup *g;
 	const char *tags[MAX_TAGS];
 	size_t ntags;
 	uint64_t idx;
 	cJSON *a;
 
-	if (*r->rest == '\0') {
-		devreg_reply_text(r, 400, "Missing service name");
+	if (missing(r, "service name"))
 		return DEVREG_DONE;
-	}
 	idx = devreg_store_service_index(s, r->rest);
 	if (devreg_block_on_index(r, idx))
 		return DEVREG_PARK;
 	ntags = tag_filter(r, tags);
 	a = cJSON_CreateArray();
-	g = devreg_store_group(s, r->rest);
-	for (const struct devreg_service *svc = g != NULL ? g->head : NULL;
+	for (const struct devreg_service *svc = first_instance(s, r->rest);
 	     a != NULL && svc != NULL; svc = svc->grp_next)
 		if (devreg_service_has_tags(svc, tags, ntags))
 			cJSON_AddItemToArray(a, devreg_render_service_node(s, svc));
-	devreg_set_index_headers(r, idx);
-	devreg_reply_json(r, 200, a);
-	return DEVREG_DONE;
+	return reply_at_index(r, idx, a);
 }
 
 int
@@ -133,9 +154,7 @@ devreg_api_catalog_nodes(struct devreg_req *r)
 	a = cJSON_CreateArray();
 	if (a != NULL)
 		cJSON_AddItemToArray(a, devreg_render_node(s));
-	devreg_set_index_headers(r, idx);
-	devreg_reply_json(r, 200, a);
-	return DEVREG_DONE;
+	return reply_at_index(r, idx, a);
 }
 
 int
@@ -169,7 +188,6 @@ int
 devreg_api_health_service(struct devreg_req *r)
 {
 	const struct devreg_store *s = r->d->store;
-	const struct devreg_svcgroup *g;
 	const struct devreg_check **nodev = NULL;
 	const char *tags[MAX_TAGS], *pv;
 	size_t ntags, nnode;
@@ -177,10 +195,8 @@ devreg_api_health_service(struct devreg_req *r)
 	uint64_t idx;
 	cJSON *a;
 
-	if (*r->rest == '\0') {
-		devreg_reply_text(r, 400, "Missing service name");
+	if (missing(r, "service name"))
 		return DEVREG_DONE;
-	}
 	pv = devreg_query(r, "passing");
 	if (pv != NULL && *pv != '\0' && devreg_parse_bool(pv, &passing) < 0) {
 		devreg_reply_text(r, 400, "Invalid value for ?passing");
@@ -203,8 +219,7 @@ devreg_api_health_service(struct devreg_req *r)
 	for (size_t i = 0; i < nnode; i++)
 		if (nodev[i]->status != DEVREG_PASSING)
 			node_ok = 0;
-	g = devreg_store_group(s, r->rest);
-	for (const struct devreg_service *svc = g != NULL ? g->head : NULL; svc != NULL;
+	for (const struct devreg_service *svc = first_instance(s, r->rest); svc != NULL;
 	     svc = svc->grp_next) {
 		cJSON *e, *checks;
 		int ok = node_ok;
@@ -230,9 +245,7 @@ devreg_api_health_service(struct devreg_req *r)
 		cJSON_AddItemToArray(a, e);
 	}
 	free(nodev);
-	devreg_set_index_headers(r, idx);
-	devreg_reply_json(r, 200, a);
-	return DEVREG_DONE;
+	return reply_at_index(r, idx, a);
 }
 
 int
@@ -243,10 +256,8 @@ devreg_api_health_state(struct devreg_req *r)
 	int any;
 	cJSON *a;
 
-	if (*r->rest == '\0') {
-		devreg_reply_text(r, 400, "Missing check state");
+	if (missing(r, "check state"))
 		return DEVREG_DONE;
-	}
 	if (devreg_block_on_index(r, idx))
 		return DEVREG_PARK;
 	any = strcmp(r->rest, "any") == 0;
@@ -254,35 +265,27 @@ devreg_api_health_state(struct devreg_req *r)
 	for (const struct devreg_check *c = s->chk_head; a != NULL && c != NULL; c = c->next)
 		if (any || strcmp(r->rest, devreg_status_name(c->status)) == 0)
 			cJSON_AddItemToArray(a, devreg_render_check(s, c));
-	devreg_set_index_headers(r, idx);
-	devreg_reply_json(r, 200, a);
-	return DEVREG_DONE;
+	return reply_at_index(r, idx, a);
 }
 
 int
 devreg_api_health_checks(struct devreg_req *r)
 {
 	const struct devreg_store *s = r->d->store;
-	const struct devreg_svcgroup *g;
 	uint64_t idx;
 	cJSON *a;
 
-	if (*r->rest == '\0') {
-		devreg_reply_text(r, 400, "Missing service name");
+	if (missing(r, "service name"))
 		return DEVREG_DONE;
-	}
 	idx = devreg_store_service_index(s, r->rest);
 	if (devreg_block_on_index(r, idx))
 		return DEVREG_PARK;
 	a = cJSON_CreateArray();
-	g = devreg_store_group(s, r->rest);
-	for (const struct devreg_service *svc = g != NULL ? g->head : NULL;
+	for (const struct devreg_service *svc = first_instance(s, r->rest);
 	     a != NULL && svc != NULL; svc = svc->grp_next)
 		for (const struct devreg_check *c = svc->checks_head; c != NULL; c = c->svc_next)
 			cJSON_AddItemToArray(a, devreg_render_check(s, c));
-	devreg_set_index_headers(r, idx);
-	devreg_reply_json(r, 200, a);
-	return DEVREG_DONE;
+	return reply_at_index(r, idx, a);
 }
 
 int

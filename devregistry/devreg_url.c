@@ -65,8 +65,9 @@ devreg_url_split(const char *url, int *https, char **host, int *port,
 		return -EINVAL;
 	}
 	auth_end = p + strcspn(p, "/?#");
-	/* userinfo@ is not part of the host. */
-	at = memchr(p, '@', (size_t)(auth_end - p));
+	/* userinfo@ is not part of the host; like Go's net/url, the last '@'
+	 * ends it, since a password may hold an unescaped '@'. */
+	at = memrchr(p, '@', (size_t)(auth_end - p));
 	hp = at != NULL ? at + 1 : p;
 	n = (size_t)(auth_end - hp);
 	if (n == 0)

@@ -140,6 +140,85 @@ static void index_out(uint64_t *index, const struct consul_response *resp)
 		*index = resp->has_index ? resp->index : 0;
 }
 
+/* Room for any decoded answer: decoders write here, and the caller's
+ * out-parameter gets it only on success. */
+union answer {
+	struct consul_self self;
+	struct consul_catalog catalog;
+	struct consul_service_list services;
+	struct consul_check_list checks;
+	struct consul_kv_list kv;
+};
+
+/* Decodes a 200 answer into one member of a; as consul_json_decode_*. */
+typedef int (*answer_decode_fn)(const struct consul_response *resp,
+				union answer *a, struct consul_json_err *err);
+
+static int decode_self(const struct consul_response *resp, union answer *a,
+		       struct consul_json_err *err)
+{
+	return consul_json_decode_self(resp->body, resp->body_len, &a->self, err);
+}
+
+static int decode_catalog(const struct consul_response *resp, union answer *a,
+			  struct consul_json_err *err)
+{
+	return consul_json_decode_catalog_services(resp->body, resp->body_len,
+						   &a->catalog, err);
+}
+
+static int decode_services(const struct consul_response *resp,
+			   union answer *a, struct consul_json_err *err)
+{
+	return consul_json_decode_health_service(resp->body, resp->body_len,
+						 &a->services, err);
+}
+
+static int decode_checks(const struct consul_response *resp, union answer *a,
+			 struct consul_json_err *err)
+{
+	return consul_json_decode_checks(resp->body, resp->body_len, &a->checks,
+					 err);
+}
+
+static int decode_kv(const struct consul_response *resp, union answer *a,
+		     struct consul_json_err *err)
+{
+	return consul_json_decode_kv(resp->body, resp->body_len, &a->kv, err);
+}
+
+/* Decodes the 200 answer of GET path into a; index (may be NULL) gets its
+ * X-Consul-Index on success. On failure the text is set and a holds
+ * nothing to free. */
+static int decode_answer(struct consul_client *c, const char *path,
+			 const struct consul_response *resp,
+			 answer_decode_fn decode, union answer *a,
+			 uint64_t *index)
+{
+	struct consul_json_err err;
+	int rc = decode(resp, a, &err);
+
+	if (rc)
+		return decode_failed(c, "GET", path, rc, &err);
+	index_out(index, resp);
+	return 0;
+}
+
+/* GET path?query (flags as consul_request()) and decode its answer, which
+ * must be a 200, into a, as decode_answer(). */
+static int get_answer(struct consul_client *c, const char *path,
+		      const char *query, int flags, answer_decode_fn decode,
+		      union answer *a, uint64_t *index)
+{
+	struct consul_response resp;
+	int rc = call(c, "GET", path, query, NULL, 0, flags, 0, &resp);
+
+	if (rc == 0)
+		rc = decode_answer(c, path, &resp, decode, a, index);
+	consul_response_clear(&resp);
+	return rc;
+}
+
 /* A write with no body and no answer to read. path is not escaped here. */
 static int simple_put(struct consul_client *c, const char *path,
 		      const char *query)
@@ -153,20 +232,11 @@ static int simple_put(struct consul_client *c, const char *path,
 
 int consul_agent_self(struct consul_client *c, struct consul_self *out)
 {
-	static const char path[] = "/v1/agent/self";
-	struct consul_response resp;
-	struct consul_json_err err;
-	struct consul_self self;
-	int rc = call(c, "GET", path, NULL, NULL, 0, 0, 0, &resp);
+	union answer a;
+	int rc = get_answer(c, "/v1/agent/self", NULL, 0, decode_self, &a, NULL);
 
-	if (rc == 0) {
-		rc = consul_json_decode_self(resp.body, resp.body_len, &self, &err);
-		if (rc)
-			rc = decode_failed(c, "GET", path, rc, &err);
-		else
-			*out = self;
-	}
-	consul_response_clear(&resp);
+	if (rc == 0)
+		*out = a.self;
 	return rc;
 }
 
@@ -353,23 +423,12 @@ int consul_agent_check_update(struct consul_client *c, const char *check_id,
 int consul_catalog_services(struct consul_client *c,
 			    struct consul_catalog *out, uint64_t *index)
 {
-	static const char path[] = "/v1/catalog/services";
-	struct consul_response resp;
-	struct consul_json_err err;
-	struct consul_catalog cat;
-	int rc = call(c, "GET", path, NULL, NULL, 0, CONSUL_READ, 0, &resp);
+	union answer a;
+	int rc = get_answer(c, "/v1/catalog/services", NULL, CONSUL_READ,
+			    decode_catalog, &a, index);
 
-	if (rc == 0) {
-		rc = consul_json_decode_catalog_services(resp.body, resp.body_len,
-							 &cat, &err);
-		if (rc) {
-			rc = decode_failed(c, "GET", path, rc, &err);
-		} else {
-			*out = cat;
-			index_out(index, &resp);
-		}
-	}
-	consul_response_clear(&resp);
+	if (rc == 0)
+		*out = a.catalog;
 	return rc;
 }
 
@@ -377,9 +436,7 @@ int consul_health_service(struct consul_client *c, const char *name,
 			  int passing_only, struct consul_service_list *out,
 			  uint64_t *index)
 {
-	struct consul_response resp;
-	struct consul_json_err err;
-	struct consul_service_list list;
+	union answer a;
 	char *path;
 	int rc;
 
@@ -390,19 +447,10 @@ int consul_health_service(struct consul_client *c, const char *name,
 	path = path_with("/v1/health/service/", name);
 	if (!path)
 		return nomem(c, "health service");
-	rc = call(c, "GET", path, passing_only ? "passing=1" : NULL, NULL, 0,
-		  CONSUL_READ, 0, &resp);
-	if (rc == 0) {
-		rc = consul_json_decode_health_service(resp.body, resp.body_len,
-						       &list, &err);
-		if (rc) {
-			rc = decode_failed(c, "GET", path, rc, &err);
-		} else {
-			*out = list;
-			index_out(index, &resp);
-		}
-	}
-	consul_response_clear(&resp);
+	rc = get_answer(c, path, passing_only ? "passing=1" : NULL, CONSUL_READ,
+			decode_services, &a, index);
+	if (rc == 0)
+		*out = a.services;
 	free(path);
 	return rc;
 }
@@ -410,9 +458,7 @@ int consul_health_service(struct consul_client *c, const char *name,
 int consul_health_state(struct consul_client *c, const char *state,
 			struct consul_check_list *out, uint64_t *index)
 {
-	struct consul_response resp;
-	struct consul_json_err err;
-	struct consul_check_list list;
+	union answer a;
 	char *path;
 	int rc;
 
@@ -424,17 +470,9 @@ int consul_health_state(struct consul_client *c, const char *state,
 	path = str_printf("/v1/health/state/%s", state);
 	if (!path)
 		return nomem(c, "health state");
-	rc = call(c, "GET", path, NULL, NULL, 0, CONSUL_READ, 0, &resp);
-	if (rc == 0) {
-		rc = consul_json_decode_checks(resp.body, resp.body_len, &list, &err);
-		if (rc) {
-			rc = decode_failed(c, "GET", path, rc, &err);
-		} else {
-			*out = list;
-			index_out(index, &resp);
-		}
-	}
-	consul_response_clear(&resp);
+	rc = get_answer(c, path, NULL, CONSUL_READ, decode_checks, &a, index);
+	if (rc == 0)
+		*out = a.checks;
 	free(path);
 	return rc;
 }
@@ -468,8 +506,7 @@ int consul_kv_get(struct consul_client *c, const char *key,
 		  struct consul_kv_entry *out, uint64_t *index)
 {
 	struct consul_response resp;
-	struct consul_json_err err;
-	struct consul_kv_list list;
+	union answer a;
 	char *path;
 	int rc;
 
@@ -485,19 +522,15 @@ int consul_kv_get(struct consul_client *c, const char *key,
 		set_status_error(c, "GET", path, &resp);
 		rc = -ENOENT;
 	} else if (rc == 0) {
-		rc = consul_json_decode_kv(resp.body, resp.body_len, &list, &err);
-		if (rc) {
-			rc = decode_failed(c, "GET", path, rc, &err);
-		} else if (list.n == 0) {
+		rc = decode_answer(c, path, &resp, decode_kv, &a, index);
+		if (rc == 0 && a.kv.n == 0) {
 			consul_client_set_error(c, "GET %s: no entry in the answer", path);
-			consul_kv_list_clear(&list);
+			consul_kv_list_clear(&a.kv);
 			rc = -ENOENT;
-			index_out(index, &resp);
-		} else {
-			*out = list.v[0];
-			memset(&list.v[0], 0, sizeof(list.v[0]));
-			consul_kv_list_clear(&list);
-			index_out(index, &resp);
+		} else if (rc == 0) {
+			*out = a.kv.v[0];
+			memset(&a.kv.v[0], 0, sizeof(a.kv.v[0]));
+			consul_kv_list_clear(&a.kv);
 		}
 	}
 	consul_response_clear(&resp);
@@ -509,8 +542,7 @@ int consul_kv_list(struct consul_client *c, const char *prefix,
 		   struct consul_kv_list *out, uint64_t *index)
 {
 	struct consul_response resp;
-	struct consul_json_err err;
-	struct consul_kv_list list;
+	union answer a;
 	char *path;
 	int rc;
 
@@ -524,13 +556,9 @@ int consul_kv_list(struct consul_client *c, const char *prefix,
 		memset(out, 0, sizeof(*out));
 		index_out(index, &resp);
 	} else if (rc == 0) {
-		rc = consul_json_decode_kv(resp.body, resp.body_len, &list, &err);
-		if (rc) {
-			rc = decode_failed(c, "GET", path, rc, &err);
-		} else {
-			*out = list;
-			index_out(index, &resp);
-		}
+		rc = decode_answer(c, path, &resp, decode_kv, &a, index);
+		if (rc == 0)
+			*out = a.kv;
 	}
 	consul_response_clear(&resp);
 	free(path);

@@ -234,6 +234,19 @@ static int doc_parse(struct doc *d, const char *buf, size_t len,
 	return 0;
 }
 
+/* doc_parse for a body that must be one JSON object. */
+static int doc_parse_object(struct doc *d, const char *buf, size_t len,
+			    struct consul_json_err *err)
+{
+	int rc = doc_parse(d, buf, len, err);
+
+	if (rc == 0 && !cJSON_IsObject(d->root)) {
+		doc_free(d);
+		rc = fail(err, "", "", "not an object");
+	}
+	return rc;
+}
+
 /* Exact member first; Go decodes keys case-insensitively, so a differently
  * cased one is accepted after that. */
 static const cJSON *member(const cJSON *obj, const char *name)
@@ -341,49 +354,6 @@ static void strv_free(char **v, size_t n)
 	free(v);
 }
 
-/* An optional array of strings (empty when absent or null). */
-static int get_strings(const cJSON *obj, const char *field, const char *where,
-		       char ***out, size_t *n, struct consul_json_err *err)
-{
-	const cJSON *arr = member(obj, field);
-	const cJSON *it;
-	char path[160];
-	char **v;
-	size_t i = 0;
-	int count;
-
-	*out = NULL;
-	*n = 0;
-	if (absent(arr))
-		return 0;
-	if (!cJSON_IsArray(arr))
-		return fail(err, where, field, "not an array");
-	count = cJSON_GetArraySize(arr);
-	if (count == 0)
-		return 0;
-	v = calloc((size_t)count, sizeof(*v));
-	if (!v)
-		return nomem(err);
-	path_join(path, sizeof(path), where, field);
-	cJSON_ArrayForEach(it, arr) {
-		if (!cJSON_IsString(it) || !it->valuestring) {
-			char elem[16];
-			fit(elem, sizeof(elem), "[%zu]", i);
-			strv_free(v, i);
-			return fail(err, path, elem, "not a string");
-		}
-		v[i] = strdup(it->valuestring);
-		if (!v[i]) {
-			strv_free(v, i);
-			return nomem(err);
-		}
-		i++;
-	}
-	*out = v;
-	*n = i;
-	return 0;
-}
-
 /* An optional object of string values, as 2 * n strings (key, value). */
 static int get_meta(const cJSON *obj, const char *field, const char *where,
 		    char ***out, size_t *n, struct consul_json_err *err)
@@ -459,8 +429,133 @@ const char *consul_status_name(enum consul_status st)
 	return "unknown";
 }
 
-static void check_free_fields(struct consul_check *c)
+/* How to decode and free the elements of one kind of array. decode fills
+ * a zeroed element and frees what it filled when it fails; free_fields
+ * frees an element's contents and zeroes it. */
+struct elem_type {
+	size_t size;
+	int (*decode)(const struct doc *d, const cJSON *o, const char *where,
+		      void *elem, struct consul_json_err *err);
+	void (*free_fields)(void *elem);
+};
+
+/* Frees n elements of type t at v, then v. NULL-safe. */
+static void array_free(void *v, size_t n, const struct elem_type *t)
 {
+	for (size_t i = 0; v && i < n; i++)
+		t->free_fields((char *)v + i * t->size);
+	free(v);
+}
+
+/* A JSON array of t elements (at where) into a new vector: *out and *n,
+ * NULL and 0 for an empty array, or when optional and the array is absent
+ * or null. On failure nothing is left allocated and *out, *n stay NULL, 0. */
+static int decode_array(const struct doc *d, const cJSON *arr, int optional,
+			const char *where, const struct elem_type *t,
+			void **out, size_t *n, struct consul_json_err *err)
+{
+	const cJSON *it;
+	/* As long as an error text: a path is never cut shorter than the
+	 * message it goes into. */
+	char path[sizeof(err->msg)];
+	char *v;
+	size_t i = 0;
+	int count, rc;
+
+	*out = NULL;
+	*n = 0;
+	if (optional && absent(arr))
+		return 0;
+	if (!cJSON_IsArray(arr))
+		return fail(err, where, "", "not an array");
+	count = cJSON_GetArraySize(arr);
+	if (count == 0)
+		return 0;
+	v = calloc((size_t)count, t->size);
+	if (!v)
+		return nomem(err);
+	cJSON_ArrayForEach(it, arr) {
+		rc = t->decode(d, it, path_index(path, sizeof(path), where, i),
+			       v + i * t->size, err);
+		if (rc) {
+			array_free(v, i, t);
+			return rc;
+		}
+		i++;
+	}
+	*out = v;
+	*n = i;
+	return 0;
+}
+
+static int decode_string(const struct doc *d, const cJSON *it,
+			 const char *where, void *elem,
+			 struct consul_json_err *err)
+{
+	char **s = elem;
+
+	(void)d;
+	if (!cJSON_IsString(it) || !it->valuestring)
+		return fail(err, where, "", "not a string");
+	*s = strdup(it->valuestring);
+	return *s ? 0 : nomem(err);
+}
+
+static void string_free(void *elem)
+{
+	free(*(char **)elem);
+}
+
+static const struct elem_type string_type = {
+	sizeof(char *), decode_string, string_free
+};
+
+/* An array of strings at where; empty when absent or null. */
+static int decode_strings(const struct doc *d, const cJSON *arr,
+			  const char *where, char ***out, size_t *n,
+			  struct consul_json_err *err)
+{
+	void *v;
+	int rc = decode_array(d, arr, 1, where, &string_type, &v, n, err);
+
+	*out = v;
+	return rc;
+}
+
+/* An optional array-of-strings member. */
+static int get_strings(const struct doc *d, const cJSON *obj,
+		       const char *field, const char *where, char ***out,
+		       size_t *n, struct consul_json_err *err)
+{
+	char path[160];
+
+	return decode_strings(d, member(obj, field),
+			      path_join(path, sizeof(path), where, field), out, n,
+			      err);
+}
+
+/* A whole body that is one array of t elements, as decode_array. */
+static int decode_body_array(const char *buf, size_t len,
+			     const struct elem_type *t, void **out, size_t *n,
+			     struct consul_json_err *err)
+{
+	struct doc d;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	rc = doc_parse(&d, buf, len, err);
+	if (rc)
+		return rc;
+	rc = decode_array(&d, d.root, 0, "", t, out, n, err);
+	doc_free(&d);
+	return rc;
+}
+
+static void check_free_fields(void *elem)
+{
+	struct consul_check *c = elem;
+
 	free(c->node);
 	free(c->check_id);
 	free(c->name);
@@ -474,8 +569,9 @@ static void check_free_fields(struct consul_check *c)
 /* One HealthCheck record. CheckID is required; a Status other than the
  * three Consul sends decodes as CONSUL_STATUS_UNKNOWN. */
 static int decode_check(const struct doc *d, const cJSON *o, const char *where,
-			struct consul_check *c, struct consul_json_err *err)
+			void *elem, struct consul_json_err *err)
 {
+	struct consul_check *c = elem;
 	char *status = NULL;
 	int rc;
 
@@ -502,64 +598,18 @@ out:
 	return rc;
 }
 
-static void checks_free(struct consul_check *v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++)
-		check_free_fields(&v[i]);
-	free(v);
-}
-
-/* An array of HealthCheck records; absent or null is empty when optional. */
-static int decode_check_array(const struct doc *d, const cJSON *arr,
-			      int optional, const char *where,
-			      struct consul_check **out, size_t *n,
-			      struct consul_json_err *err)
-{
-	const cJSON *it;
-	struct consul_check *v;
-	char path[160];
-	size_t i = 0;
-	int count, rc;
-
-	*out = NULL;
-	*n = 0;
-	if (optional && absent(arr))
-		return 0;
-	if (!cJSON_IsArray(arr))
-		return fail(err, where, "", "not an array");
-	count = cJSON_GetArraySize(arr);
-	if (count == 0)
-		return 0;
-	v = calloc((size_t)count, sizeof(*v));
-	if (!v)
-		return nomem(err);
-	cJSON_ArrayForEach(it, arr) {
-		rc = decode_check(d, it, path_index(path, sizeof(path), where, i),
-				  &v[i], err);
-		if (rc) {
-			checks_free(v, i);
-			return rc;
-		}
-		i++;
-	}
-	*out = v;
-	*n = i;
-	return 0;
-}
+static const struct elem_type check_type = {
+	sizeof(struct consul_check), decode_check, check_free_fields
+};
 
 int consul_json_decode_checks(const char *buf, size_t len,
 			      struct consul_check_list *out,
 			      struct consul_json_err *err)
 {
-	struct doc d;
-	int rc;
+	void *v;
+	int rc = decode_body_array(buf, len, &check_type, &v, &out->n, err);
 
-	memset(out, 0, sizeof(*out));
-	rc = doc_parse(&d, buf, len, err);
-	if (rc)
-		return rc;
-	rc = decode_check_array(&d, d.root, 0, "", &out->v, &out->n, err);
-	doc_free(&d);
+	out->v = v;
 	return rc;
 }
 
@@ -567,12 +617,14 @@ void consul_check_list_clear(struct consul_check_list *l)
 {
 	if (!l)
 		return;
-	checks_free(l->v, l->n);
+	array_free(l->v, l->n, &check_type);
 	memset(l, 0, sizeof(*l));
 }
 
-static void entry_free_fields(struct consul_service_entry *e)
+static void entry_free_fields(void *elem)
 {
+	struct consul_service_entry *e = elem;
+
 	free(e->node);
 	free(e->node_address);
 	free(e->datacenter);
@@ -581,7 +633,7 @@ static void entry_free_fields(struct consul_service_entry *e)
 	free(e->address);
 	strv_free(e->tags, e->ntags);
 	strv_free(e->meta, 2 * e->nmeta);
-	checks_free(e->checks, e->nchecks);
+	array_free(e->checks, e->nchecks, &check_type);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -621,11 +673,12 @@ static int decode_weights(const struct doc *d, const cJSON *svc,
 /* One element of /v1/health/service/<name>: Node and Service are required
  * objects with Node.Node, Service.ID and Service.Service set. */
 static int decode_entry(const struct doc *d, const cJSON *o, const char *where,
-			struct consul_service_entry *e,
-			struct consul_json_err *err)
+			void *elem, struct consul_json_err *err)
 {
+	struct consul_service_entry *e = elem;
 	const cJSON *node, *svc;
 	char npath[160], spath[160], cpath[160];
+	void *checks = NULL;
 	int rc;
 
 	if (!cJSON_IsObject(o))
@@ -646,56 +699,33 @@ static int decode_entry(const struct doc *d, const cJSON *o, const char *where,
 	    (rc = get_string(svc, "Service", 1, spath, &e->name, err)) ||
 	    (rc = get_string(svc, "Address", 0, spath, &e->address, err)) ||
 	    (rc = get_port(d, svc, "Port", spath, &e->port, err)) ||
-	    (rc = get_strings(svc, "Tags", spath, &e->tags, &e->ntags, err)) ||
+	    (rc = get_strings(d, svc, "Tags", spath, &e->tags, &e->ntags, err)) ||
 	    (rc = get_meta(svc, "Meta", spath, &e->meta, &e->nmeta, err)) ||
 	    (rc = decode_weights(d, svc, spath, e, err)) ||
 	    (rc = get_uint(d, svc, "CreateIndex", UINT64_MAX, spath,
 			   &e->create_index, err)) ||
 	    (rc = get_uint(d, svc, "ModifyIndex", UINT64_MAX, spath,
 			   &e->modify_index, err)) ||
-	    (rc = decode_check_array(d, member(o, "Checks"), 1, cpath,
-				     &e->checks, &e->nchecks, err)))
+	    (rc = decode_array(d, member(o, "Checks"), 1, cpath, &check_type,
+			       &checks, &e->nchecks, err)))
 		entry_free_fields(e);
+	else
+		e->checks = checks;
 	return rc;
 }
+
+static const struct elem_type entry_type = {
+	sizeof(struct consul_service_entry), decode_entry, entry_free_fields
+};
 
 int consul_json_decode_health_service(const char *buf, size_t len,
 				      struct consul_service_list *out,
 				      struct consul_json_err *err)
 {
-	const cJSON *it;
-	struct doc d;
-	char path[32];
-	size_t i = 0;
-	int count, rc;
+	void *v;
+	int rc = decode_body_array(buf, len, &entry_type, &v, &out->n, err);
 
-	memset(out, 0, sizeof(*out));
-	rc = doc_parse(&d, buf, len, err);
-	if (rc)
-		return rc;
-	if (!cJSON_IsArray(d.root)) {
-		rc = fail(err, "", "", "not an array");
-		goto out;
-	}
-	count = cJSON_GetArraySize(d.root);
-	if (count > 0) {
-		out->v = calloc((size_t)count, sizeof(*out->v));
-		if (!out->v) {
-			rc = nomem(err);
-			goto out;
-		}
-	}
-	cJSON_ArrayForEach(it, d.root) {
-		rc = decode_entry(&d, it, path_index(path, sizeof(path), "", i),
-				  &out->v[i], err);
-		if (rc)
-			break;
-		out->n = ++i;
-	}
-out:
-	if (rc)
-		consul_service_list_clear(out);
-	doc_free(&d);
+	out->v = v;
 	return rc;
 }
 
@@ -703,9 +733,7 @@ void consul_service_list_clear(struct consul_service_list *l)
 {
 	if (!l)
 		return;
-	for (size_t i = 0; l->v && i < l->n; i++)
-		entry_free_fields(&l->v[i]);
-	free(l->v);
+	array_free(l->v, l->n, &entry_type);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -718,13 +746,9 @@ int consul_json_decode_catalog_services(const char *buf, size_t len,
 	int count, rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = doc_parse(&d, buf, len, err);
+	rc = doc_parse_object(&d, buf, len, err);
 	if (rc)
 		return rc;
-	if (!cJSON_IsObject(d.root)) {
-		rc = fail(err, "", "", "not an object");
-		goto out;
-	}
 	count = cJSON_GetArraySize(d.root);
 	if (count > 0) {
 		out->v = calloc((size_t)count, sizeof(*out->v));
@@ -741,43 +765,15 @@ int consul_json_decode_catalog_services(const char *buf, size_t len,
 			rc = fail(err, "", "\"\"", "empty service name");
 			break;
 		}
-		if (!cJSON_IsNull(it) && !cJSON_IsArray(it)) {
-			rc = fail(err, "", name, "not an array");
+		/* The tags are an array, or null for none. */
+		rc = decode_strings(&d, it, name, &s->tags, &s->ntags, err);
+		if (rc)
 			break;
-		}
+		out->n++;
 		s->name = strdup(name);
 		if (!s->name) {
 			rc = nomem(err);
 			break;
-		}
-		out->n++;
-		if (cJSON_IsArray(it)) {
-			const cJSON *tag;
-			size_t j = 0;
-			int ntags = cJSON_GetArraySize(it);
-			if (ntags > 0) {
-				s->tags = calloc((size_t)ntags, sizeof(*s->tags));
-				if (!s->tags) {
-					rc = nomem(err);
-					break;
-				}
-			}
-			cJSON_ArrayForEach(tag, it) {
-				char elem[16];
-				if (!cJSON_IsString(tag) || !tag->valuestring) {
-					fit(elem, sizeof(elem), "[%zu]", j);
-					rc = fail(err, name, elem, "not a string");
-					break;
-				}
-				s->tags[j] = strdup(tag->valuestring);
-				if (!s->tags[j]) {
-					rc = nomem(err);
-					break;
-				}
-				s->ntags = ++j;
-			}
-			if (rc)
-				break;
 		}
 	}
 out:
@@ -799,8 +795,10 @@ void consul_catalog_clear(struct consul_catalog *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static void kv_free_fields(struct consul_kv_entry *e)
+static void kv_free_fields(void *elem)
 {
+	struct consul_kv_entry *e = elem;
+
 	free(e->key);
 	free(e->value);
 	free(e->session);
@@ -809,8 +807,9 @@ static void kv_free_fields(struct consul_kv_entry *e)
 
 /* One DirEntry. Key is required; Value is base64 or null. */
 static int decode_kv(const struct doc *d, const cJSON *o, const char *where,
-		     struct consul_kv_entry *e, struct consul_json_err *err)
+		     void *elem, struct consul_json_err *err)
 {
+	struct consul_kv_entry *e = elem;
 	const cJSON *val;
 	int rc;
 
@@ -844,43 +843,18 @@ out:
 	return rc;
 }
 
+static const struct elem_type kv_type = {
+	sizeof(struct consul_kv_entry), decode_kv, kv_free_fields
+};
+
 int consul_json_decode_kv(const char *buf, size_t len,
 			  struct consul_kv_list *out,
 			  struct consul_json_err *err)
 {
-	const cJSON *it;
-	struct doc d;
-	char path[32];
-	size_t i = 0;
-	int count, rc;
+	void *v;
+	int rc = decode_body_array(buf, len, &kv_type, &v, &out->n, err);
 
-	memset(out, 0, sizeof(*out));
-	rc = doc_parse(&d, buf, len, err);
-	if (rc)
-		return rc;
-	if (!cJSON_IsArray(d.root)) {
-		rc = fail(err, "", "", "not an array");
-		goto out;
-	}
-	count = cJSON_GetArraySize(d.root);
-	if (count > 0) {
-		out->v = calloc((size_t)count, sizeof(*out->v));
-		if (!out->v) {
-			rc = nomem(err);
-			goto out;
-		}
-	}
-	cJSON_ArrayForEach(it, d.root) {
-		rc = decode_kv(&d, it, path_index(path, sizeof(path), "", i),
-			       &out->v[i], err);
-		if (rc)
-			break;
-		out->n = ++i;
-	}
-out:
-	if (rc)
-		consul_kv_list_clear(out);
-	doc_free(&d);
+	out->v = v;
 	return rc;
 }
 
@@ -888,9 +862,7 @@ void consul_kv_list_clear(struct consul_kv_list *l)
 {
 	if (!l)
 		return;
-	for (size_t i = 0; l->v && i < l->n; i++)
-		kv_free_fields(&l->v[i]);
-	free(l->v);
+	array_free(l->v, l->n, &kv_type);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -903,13 +875,9 @@ int consul_json_decode_self(const char *buf, size_t len,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = doc_parse(&d, buf, len, err);
+	rc = doc_parse_object(&d, buf, len, err);
 	if (rc)
 		return rc;
-	if (!cJSON_IsObject(d.root)) {
-		rc = fail(err, "", "", "not an object");
-		goto out;
-	}
 	cfg = member(d.root, "Config");
 	if (!cJSON_IsObject(cfg)) {
 		rc = fail(err, "", "Config", "%s", not_object(cfg));

@@ -7,6 +7,8 @@
  */
 #include "registry-client/consul_api.h"
 #include "registry-client/consul_http.h"
+#include "tests/check_main.h"
+#include "tests/check_port.h"
 
 #include <check.h>
 #include <errno.h>
@@ -497,16 +499,8 @@ START_TEST(test_no_answer)
 	struct consul_client *c;
 	struct consul_response r;
 	char addr[64];
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sin = {.sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t slen = sizeof(sin);
 
-	/* A port that was just free: nothing listens there. */
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &slen), 0);
-	close(fd);
-	snprintf(addr, sizeof(addr), "http://127.0.0.1:%d", ntohs(sin.sin_port));
+	snprintf(addr, sizeof(addr), "http://127.0.0.1:%d", check_unused_port());
 	cfg.address = addr;
 	cfg.timeout_ms = 2000;
 	c = consul_client_new(&cfg);
@@ -592,28 +586,26 @@ END_TEST
 
 START_TEST(test_escaping)
 {
-	char *s;
+	static const struct {
+		char *(*escape)(const char *);
+		const char *in, *want;
+	} cases[] = {
+		{consul_escape_segment, "a b/c?d%e&f=g+h~._-#",
+		 "a%20b%2Fc%3Fd%25e%26f%3Dg%2Bh~._-%23"},
+		{consul_escape_segment, "caf\xc3\xa9\n", "caf%C3%A9%0A"},
+		{consul_escape_segment, "", ""},
+		{consul_escape_key, "/fabio/config/a b?", "fabio/config/a%20b%3F"},
+		{consul_escape_key, "//x//y/", "x//y/"},
+		{consul_escape_key, "", ""},
+	};
 
-	s = consul_escape_segment("a b/c?d%e&f=g+h~._-#");
-	ck_assert_str_eq(s, "a%20b%2Fc%3Fd%25e%26f%3Dg%2Bh~._-%23");
-	free(s);
-	s = consul_escape_segment("caf\xc3\xa9\n");
-	ck_assert_str_eq(s, "caf%C3%A9%0A");
-	free(s);
-	s = consul_escape_segment("");
-	ck_assert_str_eq(s, "");
-	free(s);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *s = cases[i].escape(cases[i].in);
+
+		ck_assert_str_eq(s, cases[i].want);
+		free(s);
+	}
 	ck_assert_ptr_null(consul_escape_segment(NULL));
-
-	s = consul_escape_key("/fabio/config/a b?");
-	ck_assert_str_eq(s, "fabio/config/a%20b%3F");
-	free(s);
-	s = consul_escape_key("//x//y/");
-	ck_assert_str_eq(s, "x//y/");
-	free(s);
-	s = consul_escape_key("");
-	ck_assert_str_eq(s, "");
-	free(s);
 	ck_assert_ptr_null(consul_escape_key(NULL));
 }
 END_TEST
@@ -866,15 +858,8 @@ static Suite *http_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	/* The server writes to clients that gave up early (max_body). */
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
-	sr = srunner_create(http_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_main_run(http_suite());
 }

@@ -8,6 +8,7 @@
 #include "registry-client/consul_base64.h"
 #include "registry-client/consul_json.h"
 #include "registry-client/consul_json_internal.h"
+#include "tests/check_main.h"
 
 #include <check.h>
 #include <cjson/cJSON.h>
@@ -883,11 +884,5 @@ static Suite *json_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(json_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_main_run(json_suite());
 }

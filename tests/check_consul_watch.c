@@ -9,6 +9,8 @@
  */
 #include "registry-client/consul_http.h"
 #include "registry-client/consul_watch.h"
+#include "tests/check_main.h"
+#include "tests/check_port.h"
 
 #include <check.h>
 #include <errno.h>
@@ -735,15 +737,8 @@ START_TEST(test_unreachable)
 	struct consul_watcher *wr;
 	struct rec r = {0};
 	char addr[64];
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sin = {.sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t slen = sizeof(sin);
 
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &slen), 0);
-	close(fd);
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", ntohs(sin.sin_port));
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", check_unused_port());
 	cfg.address = addr;
 	dead = consul_client_new(&cfg);
 	wr = consul_watcher_new(S.base, dead);
@@ -921,15 +916,7 @@ static Suite *watch_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	/* The server writes to clients that went away (cancelled watches). */
 	signal(SIGPIPE, SIG_IGN);
-	sr = srunner_create(watch_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_main_run(watch_suite());
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "devregistry/devreg_decode.h"
+#include "tests/check_main.h"
 
 static struct devreg_service_def *
 svc_ok(const char *json, int strict)
@@ -378,11 +379,5 @@ suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_main_run(suite());
 }

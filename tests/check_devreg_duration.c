@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "devregistry/devreg_duration.h"
+#include "tests/check_main.h"
 
 static int64_t
 parse_ok(const char *s)
@@ -126,11 +127,5 @@ suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_main_run(suite());
 }

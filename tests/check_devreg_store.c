@@ -13,6 +13,7 @@
 
 #include "devregistry/devreg_decode.h"
 #include "devregistry/devreg_store.h"
+#include "tests/check_main.h"
 
 static int64_t fake_now;
 static int changed_calls;
@@ -560,11 +561,5 @@ suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_main_run(suite());
 }

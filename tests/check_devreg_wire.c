@@ -15,6 +15,7 @@
 #include "devregistry/devreg_probe.h"
 #include "devregistry/devreg_render.h"
 #include "devregistry/devreg_store.h"
+#include "tests/check_main.h"
 
 /* Serialise v (deleted afterwards) and return a new string. */
 static char *
@@ -90,23 +91,24 @@ END_TEST
 
 START_TEST(base64_standard_padding)
 {
-	char *b;
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *want;
+	} cases[] = {
+		{"", 0, ""},
+		{"f", 1, "Zg=="},
+		{"fo", 2, "Zm8="},
+		{"route add", 9, "cm91dGUgYWRk"},
+		{"\xff\xfe\x00", 3, "//4A"},
+	};
 
-	b = devreg_base64((const unsigned char *)"", 0);
-	ck_assert_str_eq(b, "");
-	free(b);
-	b = devreg_base64((const unsigned char *)"f", 1);
-	ck_assert_str_eq(b, "Zg==");
-	free(b);
-	b = devreg_base64((const unsigned char *)"fo", 2);
-	ck_assert_str_eq(b, "Zm8=");
-	free(b);
-	b = devreg_base64((const unsigned char *)"route add", 9);
-	ck_assert_str_eq(b, "cm91dGUgYWRk");
-	free(b);
-	b = devreg_base64((const unsigned char *)"\xff\xfe\x00", 3);
-	ck_assert_str_eq(b, "//4A");
-	free(b);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *b = devreg_base64((const unsigned char *)cases[i].in, cases[i].len);
+
+		ck_assert_str_eq(b, cases[i].want);
+		free(b);
+	}
 }
 END_TEST
 
@@ -192,6 +194,9 @@ START_TEST(url_split)
 	url_is("HTTPS://example.org", 1, "example.org", 443, "example.org", "/");
 	url_is("http://u:pw@h:81?q", 0, "h", 81, "h:81", "/?q");
 	url_is("http://[127.0.0.1]/", 0, "127.0.0.1", 80, "[127.0.0.1]", "/");
+	/* As in Go's net/url, userinfo ends at the last '@'. */
+	url_is("http://u:p@ss@h:81/x", 0, "h", 81, "h:81", "/x");
+	url_is("http://u:pw@@h:81?q", 0, "h", 81, "h:81", "/?q");
 	ck_assert_int_eq(devreg_url_split("ftp://x/", &s, &h, &p, &a, &t), -EINVAL);
 	ck_assert_int_eq(devreg_url_split("http:///x", &s, &h, &p, &a, &t), -EINVAL);
 	ck_assert_int_eq(devreg_url_split("http://h:99999/", &s, &h, &p, &a, &t), -EINVAL);
@@ -243,11 +248,5 @@ suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_main_run(suite());
 }

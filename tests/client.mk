@@ -7,15 +7,17 @@ CLIENT_TEST_LIBS = libconsulclient.la $(CHECK_LIBS) $(CJSON_LIBS) \
 check_PROGRAMS += check_consul_json check_consul_http check_consul_watch
 TESTS += check_consul_json check_consul_http check_consul_watch
 
-check_consul_json_SOURCES = %reldir%/check_consul_json.c
+check_consul_json_SOURCES = %reldir%/check_consul_json.c %reldir%/check_main.h
 check_consul_json_CFLAGS = $(CLIENT_TEST_CFLAGS)
 check_consul_json_LDADD = $(CLIENT_TEST_LIBS)
 
-check_consul_http_SOURCES = %reldir%/check_consul_http.c
+check_consul_http_SOURCES = %reldir%/check_consul_http.c %reldir%/check_main.h \
+	%reldir%/check_port.h
 check_consul_http_CFLAGS = $(CLIENT_TEST_CFLAGS)
 check_consul_http_LDADD = $(CLIENT_TEST_LIBS)
 
-check_consul_watch_SOURCES = %reldir%/check_consul_watch.c
+check_consul_watch_SOURCES = %reldir%/check_consul_watch.c %reldir%/check_main.h \
+	%reldir%/check_port.h
 check_consul_watch_CFLAGS = $(CLIENT_TEST_CFLAGS)
 check_consul_watch_LDADD = $(CLIENT_TEST_LIBS)
 

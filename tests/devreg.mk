@@ -6,19 +6,19 @@ DEVREG_SUITES = check_devreg_duration check_devreg_decode check_devreg_store \
 check_PROGRAMS += $(DEVREG_SUITES)
 TESTS += $(DEVREG_SUITES)
 
-check_devreg_duration_SOURCES = %reldir%/check_devreg_duration.c
+check_devreg_duration_SOURCES = %reldir%/check_devreg_duration.c %reldir%/check_main.h
 check_devreg_duration_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBEVENT_CFLAGS) $(CJSON_CFLAGS)
 check_devreg_duration_LDADD = libdevreg.la $(CHECK_LIBS)
 
-check_devreg_decode_SOURCES = %reldir%/check_devreg_decode.c
+check_devreg_decode_SOURCES = %reldir%/check_devreg_decode.c %reldir%/check_main.h
 check_devreg_decode_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBEVENT_CFLAGS) $(CJSON_CFLAGS)
 check_devreg_decode_LDADD = libdevreg.la $(CHECK_LIBS)
 
-check_devreg_store_SOURCES = %reldir%/check_devreg_store.c
+check_devreg_store_SOURCES = %reldir%/check_devreg_store.c %reldir%/check_main.h
 check_devreg_store_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBEVENT_CFLAGS) $(CJSON_CFLAGS)
 check_devreg_store_LDADD = libdevreg.la $(CHECK_LIBS)
 
-check_devreg_wire_SOURCES = %reldir%/check_devreg_wire.c
+check_devreg_wire_SOURCES = %reldir%/check_devreg_wire.c %reldir%/check_main.h
 check_devreg_wire_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBEVENT_CFLAGS) $(CJSON_CFLAGS)
 check_devreg_wire_LDADD = libdevreg.la $(CHECK_LIBS)
 

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # tests/lib.sh - shared by the integration scripts (sourced, not run).
 #
 # Every test gets its own scratch folder and loopback ports, starts the
