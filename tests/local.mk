@@ -4,3 +4,6 @@ EXTRA_DIST += %reldir%/lib.sh %reldir%/fixtures %reldir%/fuzz %reldir%/bench/REA
 include %reldir%/client.mk
 include %reldir%/devreg.mk
 include %reldir%/registrar.mk
+include %reldir%/routes_parse.mk
+include %reldir%/routes_table.mk
+include %reldir%/routes_pick.mk
