@@ -7,3 +7,6 @@ include %reldir%/registrar.mk
 include %reldir%/routes_parse.mk
 include %reldir%/routes_table.mk
 include %reldir%/routes_pick.mk
+include %reldir%/lb_config.mk
+include %reldir%/lb_watch.mk
+include %reldir%/lb_proxy.mk

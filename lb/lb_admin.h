@@ -1,0 +1,28 @@
+/*
+ * lb_admin.h - the admin server on ui.addr, on the control thread's base:
+ *   GET /health          200 "OK" with the Consul state, or 503 while
+ *                        switchyard shuts down (so balancers in front of
+ *                        it and the self-registration check let go first)
+ *   GET /api/routes      the current table as fabio's `route add` text
+ *                        (fabio's /api/routes?raw; ?raw is accepted too)
+ * Anything else is 404. Everything runs on the base's thread.
+ */
+#ifndef LB_ADMIN_H
+#define LB_ADMIN_H
+
+#include <event2/event.h>
+#include "lb/lb_watch.h"
+
+struct lb_admin;
+
+/* Listen on addr ("host:port", ":port", "[v6]:port"). watch may be NULL
+ * (no routes yet). NULL with *err a negative errno on failure. */
+struct lb_admin *lb_admin_new(struct event_base *base, const char *addr,
+			      struct lb_watch *watch, int *err);
+/* From now on /health answers 503. */
+void lb_admin_set_stopping(struct lb_admin *a);
+/* The bound port. */
+int lb_admin_port(const struct lb_admin *a);
+void lb_admin_free(struct lb_admin *a);
+
+#endif

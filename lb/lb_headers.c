@@ -1,0 +1,359 @@
+/*
+ * lb_headers.c - upstream request heads and client response heads.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "lb/lb_headers.h"
+
+/* Fields a Connection field can name that we remember; more are ignored
+ * (their fields then pass, which is what a proxy that does not know them
+ * would do anyway). */
+#define CONN_TOKENS_MAX 32
+
+struct tokens {
+	struct {
+		const char *p;
+		size_t n;
+	} v[CONN_TOKENS_MAX];
+	size_t n;
+};
+
+static const char *const hop_fields[] = {
+	"connection", "keep-alive", "proxy-connection", "te", "trailer",
+	"transfer-encoding", "upgrade"
+};
+
+int
+lb_headers_is_hop(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(hop_fields) / sizeof(hop_fields[0]); i++) {
+		if (lb_h1_name_is(name, len, hop_fields[i]))
+			return 1;
+	}
+	return 0;
+}
+
+static unsigned char
+lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+static int
+same_name(const char *a, size_t an, const char *b, size_t bn)
+{
+	size_t i;
+
+	if (an != bn)
+		return 0;
+	for (i = 0; i < an; i++) {
+		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+			return 0;
+	}
+	return 1;
+}
+
+/* Collect the items of a Connection value. */
+static void
+tokens_add(struct tokens *t, const char *v, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t start, end;
+
+		while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		start = i;
+		while (i < len && v[i] != ',')
+			i++;
+		end = i;
+		while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+			end--;
+		if (end > start && t->n < CONN_TOKENS_MAX) {
+			t->v[t->n].p = v + start;
+			t->v[t->n].n = end - start;
+			t->n++;
+		}
+	}
+}
+
+static int
+tokens_has(const struct tokens *t, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		if (same_name(t->v[i].p, t->v[i].n, name, len))
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether a field of the client is to be dropped as hop-by-hop. */
+static int
+hop(const struct tokens *t, const char *name, size_t len)
+{
+	return lb_headers_is_hop(name, len) || tokens_has(t, name, len);
+}
+
+static void
+field(struct lb_buf *b, const char *name, const char *value)
+{
+	lb_buf_adds(b, name);
+	lb_buf_add(b, ": ", 2);
+	lb_buf_adds(b, value);
+	lb_buf_add(b, "\r\n", 2);
+}
+
+static int
+is_tchar(unsigned char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return 1;
+	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+void
+lb_headers_forwarded_value(struct lb_buf *out, const char *v, int as_node)
+{
+	const char *p;
+	int token = *v != '\0';
+
+	for (p = v; *p != '\0'; p++) {
+		if (!is_tchar((unsigned char)*p)) {
+			token = 0;
+			break;
+		}
+	}
+	if (token) {
+		lb_buf_adds(out, v);
+		return;
+	}
+	lb_buf_add(out, "\"", 1);
+	if (as_node && strchr(v, ':') != NULL && v[0] != '[') {
+		lb_buf_add(out, "[", 1);
+		lb_buf_adds(out, v);
+		lb_buf_add(out, "]\"", 2);
+		return;
+	}
+	for (p = v; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			lb_buf_add(out, "\\", 1);
+		lb_buf_add(out, p, 1);
+	}
+	lb_buf_add(out, "\"", 1);
+}
+
+/* Append the values of every client field named name (that is not
+ * hop-by-hop) joined with ", "; returns how many there were. */
+static int
+join_values(struct lb_buf *b, const struct evkeyvalq *in, const char *name,
+	    const struct tokens *t)
+{
+	const struct evkeyval *h;
+	size_t nlen = strlen(name);
+	int n = 0;
+
+	TAILQ_FOREACH(h, in, next) {
+		if (!lb_h1_name_is(h->key, strlen(h->key), name))
+			continue;
+		if (tokens_has(t, name, nlen) || h->value[0] == '\0')
+			continue;
+		if (n++ > 0)
+			lb_buf_add(b, ", ", 2);
+		lb_buf_adds(b, h->value);
+	}
+	return n;
+}
+
+int
+lb_headers_request(struct lb_buf *out, const struct lb_fwd *f,
+		   const struct evkeyvalq *in)
+{
+	const struct evkeyval *h;
+	struct tokens t;
+	int has_real_ip = 0, has_proto = 0, has_port = 0, has_host = 0;
+
+	t.n = 0;
+	TAILQ_FOREACH(h, in, next) {
+		if (lb_h1_name_is(h->key, strlen(h->key), "connection"))
+			tokens_add(&t, h->value, strlen(h->value));
+	}
+
+	lb_buf_adds(out, f->method);
+	lb_buf_add(out, " ", 1);
+	lb_buf_add(out, f->path, f->path_len);
+	if (f->query != NULL && f->query_len > 0) {
+		lb_buf_add(out, "?", 1);
+		lb_buf_add(out, f->query, f->query_len);
+	}
+	lb_buf_add(out, " HTTP/1.1\r\n", 11);
+	if (f->host != NULL)
+		field(out, "Host", f->host);
+
+	TAILQ_FOREACH(h, in, next) {
+		size_t n = strlen(h->key);
+
+		if (hop(&t, h->key, n) ||
+		    lb_h1_name_is(h->key, n, "host") ||
+		    lb_h1_name_is(h->key, n, "content-length") ||
+		    lb_h1_name_is(h->key, n, "expect") ||
+		    lb_h1_name_is(h->key, n, "x-forwarded-for") ||
+		    lb_h1_name_is(h->key, n, "forwarded"))
+			continue;
+		if (f->prefix != NULL &&
+		    lb_h1_name_is(h->key, n, "x-forwarded-prefix"))
+			continue;
+		if (lb_h1_name_is(h->key, n, "x-real-ip"))
+			has_real_ip = 1;
+		else if (lb_h1_name_is(h->key, n, "x-forwarded-proto"))
+			has_proto = 1;
+		else if (lb_h1_name_is(h->key, n, "x-forwarded-port"))
+			has_port = 1;
+		else if (lb_h1_name_is(h->key, n, "x-forwarded-host"))
+			has_host = 1;
+		field(out, h->key, h->value);
+	}
+
+	lb_buf_adds(out, "X-Forwarded-For: ");
+	if (join_values(out, in, "x-forwarded-for", &t) > 0)
+		lb_buf_add(out, ", ", 2);
+	lb_buf_adds(out, f->client_ip);
+	lb_buf_add(out, "\r\n", 2);
+	if (!has_real_ip)
+		field(out, "X-Real-Ip", f->client_ip);
+	if (!has_proto)
+		field(out, "X-Forwarded-Proto", f->proto);
+	if (!has_port && f->local_port != NULL)
+		field(out, "X-Forwarded-Port", f->local_port);
+	if (!has_host && f->client_host != NULL && *f->client_host != '\0')
+		field(out, "X-Forwarded-Host", f->client_host);
+	if (f->prefix != NULL)
+		field(out, "X-Forwarded-Prefix", f->prefix);
+
+	lb_buf_adds(out, "Forwarded: ");
+	if (join_values(out, in, "forwarded", &t) > 0)
+		lb_buf_add(out, ", ", 2);
+	lb_buf_adds(out, "for=");
+	lb_headers_forwarded_value(out, f->client_ip, 1);
+	lb_buf_adds(out, ";proto=");
+	lb_headers_forwarded_value(out, f->proto, 0);
+	if (f->client_host != NULL && *f->client_host != '\0') {
+		lb_buf_adds(out, ";host=");
+		lb_headers_forwarded_value(out, f->client_host, 0);
+	}
+	lb_buf_add(out, "\r\n", 2);
+
+	if (f->has_body) {
+		lb_buf_adds(out, "Content-Length: ");
+		lb_buf_addu(out, f->body_len);
+		lb_buf_add(out, "\r\n", 2);
+	}
+	lb_buf_add(out, "\r\n", 2);
+	return out->oom ? -ENOMEM : 0;
+}
+
+const char *
+lb_headers_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	}
+	return "Unknown";
+}
+
+void
+lb_headers_response_start(struct lb_buf *out, const struct lb_h1_resp *r,
+			  const struct lb_resp_out *o)
+{
+	struct tokens t;
+	size_t i;
+
+	lb_buf_add(out, "HTTP/1.1 ", 9);
+	lb_buf_addu(out, (uint64_t)o->status);
+	lb_buf_add(out, " ", 1);
+	if (o->reason != NULL)
+		lb_buf_add(out, o->reason, o->reason_len);
+	else
+		lb_buf_adds(out, lb_headers_reason(o->status));
+	lb_buf_add(out, "\r\n", 2);
+
+	t.n = 0;
+	if (r != NULL) {
+		for (i = 0; i < r->nfields; i++) {
+			const struct lb_h1_field *f = &r->fields[i];
+
+			if (lb_h1_name_is(f->name, f->name_len, "connection"))
+				tokens_add(&t, f->value, f->value_len);
+		}
+		for (i = 0; i < r->nfields; i++) {
+			const struct lb_h1_field *f = &r->fields[i];
+
+			if (hop(&t, f->name, f->name_len) ||
+			    lb_h1_name_is(f->name, f->name_len,
+					  "content-length"))
+				continue;
+			lb_buf_add(out, f->name, f->name_len);
+			lb_buf_add(out, ": ", 2);
+			lb_buf_add(out, f->value, f->value_len);
+			lb_buf_add(out, "\r\n", 2);
+		}
+	}
+}
+
+int
+lb_headers_response_end(struct lb_buf *out, const struct lb_resp_out *o)
+{
+	if (o->length >= 0) {
+		lb_buf_adds(out, "Content-Length: ");
+		lb_buf_addu(out, (uint64_t)o->length);
+		lb_buf_add(out, "\r\n", 2);
+	} else if (o->chunked) {
+		lb_buf_adds(out, "Transfer-Encoding: chunked\r\n");
+	}
+	if (o->conn == LB_CONN_CLOSE)
+		lb_buf_adds(out, "Connection: close\r\n");
+	else if (o->conn == LB_CONN_KEEP_ALIVE)
+		lb_buf_adds(out, "Connection: keep-alive\r\n");
+	lb_buf_add(out, "\r\n", 2);
+	return out->oom ? -ENOMEM : 0;
+}
+
+int
+lb_headers_response(struct lb_buf *out, const struct lb_h1_resp *r,
+		    const struct lb_resp_out *o)
+{
+	lb_headers_response_start(out, r, o);
+	return lb_headers_response_end(out, o);
+}

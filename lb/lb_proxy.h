@@ -1,0 +1,123 @@
+/*
+ * lb_proxy.h - the data path: worker threads that accept HTTP requests,
+ * route them through the table each worker was last handed, and proxy
+ * them to a target over keep-alive upstream connections.
+ *
+ * Each worker is one thread with its own event_base (epoll changelist
+ * on), its own evhttp on its own SO_REUSEPORT listener, an rt_mailbox,
+ * an rt_picker, upstream pools and counters: nothing on the request path
+ * is shared between threads or locked. The control thread hands over a
+ * new table by posting it to every mailbox and calling lb_workers_notify
+ * (lb_workers_publish does both); a worker takes it at its next wake-up.
+ * A request keeps the table it started with until it ends.
+ *
+ * Per request, in fabio's order: normalise the path, look up the route
+ * (none: noroute status and page), pick a target (none fit: 503), apply
+ * allow/deny (403) and redirect=, then strip/prepend, Host per host=,
+ * X-Forwarded-* and Forwarded, and send it upstream. Connect failures
+ * move on to another target; a request that fails on a reused connection
+ * before any response byte came back is sent once more on a fresh one.
+ * Upstream errors give 502, a connect or response-header timeout 504.
+ * Response bodies stream through without being held whole; reading from
+ * the upstream pauses while the client is slower than it.
+ */
+#ifndef LB_PROXY_H
+#define LB_PROXY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lb/lb_log.h"
+#include "routes/rt_pick.h"
+#include "routes/rt_table.h"
+
+struct lb_proxy_opts {
+	const char *listen;          /* "ip:port", ":port" (every address),
+				      * "[v6]:port"; port 0 picks a free port,
+				      * read back with lb_workers_port */
+	unsigned workers;            /* 0: one per online CPU */
+	enum rt_strategy strategy;
+	unsigned dial_timeout_ms;    /* proxy.dialtimeout; 0: 30000 */
+	unsigned response_header_timeout_ms; /* proxy.responseheadertimeout;
+				      * 0: wait forever */
+	unsigned idle_conn_timeout_ms; /* proxy.idleconntimeout; 0: 4000 */
+	unsigned max_idle_per_target; /* proxy.maxconn: idle upstream
+				      * connections kept per target and
+				      * worker; 0: 10000 */
+	uint64_t max_body;           /* proxy.maxbody: request bodies larger
+				      * get 413; 0: no limit */
+	int noroute_status;          /* proxy.noroutestatus; 0: 404 */
+	enum lb_access_format access_format; /* LB_ACCESS_OFF: no access log */
+	const char *access_target;   /* "stdout", "stderr" or a file */
+	unsigned backlog;            /* listen() backlog; 0: 1024 */
+	/* Whether a target may take traffic, asked on worker threads at
+	 * every pick (NULL: all may). Must be thread-safe and not block. */
+	rt_healthy_fn healthy;
+	void *healthy_arg;
+	struct lb_logger log;        /* diagnostics; called on worker threads */
+};
+
+/* The defaults above (listen ":9999", strategy rr). */
+void lb_proxy_opts_init(struct lb_proxy_opts *o);
+
+struct lb_workers;
+
+/*
+ * Bind the listeners and start the workers; they serve at once, with an
+ * empty table (every request gets the no-route answer) until one is
+ * published. The options are copied (strings too). Returns NULL with
+ * *err a negative errno: -EINVAL for a bad listen address or option,
+ * -EADDRINUSE and friends from bind, -ENOMEM. Call from one thread; the
+ * functions below may be called from any one thread (the control thread).
+ */
+struct lb_workers *lb_workers_start(const struct lb_proxy_opts *o, int *err);
+
+unsigned lb_workers_count(const struct lb_workers *ws);
+/* The port the listeners are bound to. */
+int lb_workers_port(const struct lb_workers *ws);
+/* Worker i's mailbox (0 <= i < count), for posting tables. */
+struct rt_mailbox *lb_workers_mailbox(struct lb_workers *ws, unsigned i);
+/* Wake every worker so that it takes what was posted. */
+void lb_workers_notify(struct lb_workers *ws);
+/* Post t to every mailbox (taking one reference per worker; the caller
+ * keeps its own) and wake the workers. */
+void lb_workers_publish(struct lb_workers *ws, struct rt_table *t);
+
+/*
+ * The body sent with proxy.noroutestatus when no route matches (copied;
+ * len 0: no body). Workers pick it up at their next no-route answer.
+ * 0, or -ENOMEM (the old page stays).
+ */
+int lb_workers_set_noroute_html(struct lb_workers *ws, const char *html,
+				size_t len);
+
+struct lb_proxy_stats {
+	uint64_t requests;           /* answered, every status */
+	uint64_t status_2xx, status_3xx, status_4xx, status_5xx;
+	uint64_t noroute;
+	uint64_t upstream_connects;  /* upstream connections opened */
+	uint64_t upstream_connect_failures;
+	uint64_t upstream_reuses;    /* requests sent on a pooled connection */
+	uint64_t retries_fresh;      /* resent on a fresh connection */
+	uint64_t retries_other;      /* sent to another target after a connect
+				      * failure */
+	uint64_t client_aborts;      /* clients gone before the answer ended */
+	uint64_t tables;             /* tables taken (summed over workers) */
+	uint64_t active;             /* requests in flight now */
+	uint64_t upstream_idle;      /* pooled idle connections now */
+	uint64_t access_log_dropped; /* access lines lost to write errors */
+};
+/* Sums over the workers; counters are read without stopping anyone, so
+ * they are each exact but not a snapshot of one instant. */
+void lb_workers_stats(const struct lb_workers *ws, struct lb_proxy_stats *s);
+
+/*
+ * Graceful stop: close the listeners, let requests in flight finish (new
+ * requests on open keep-alive connections are still answered, with
+ * Connection: close) for up to deadline_ms, then cut what is left, close
+ * every connection, join the threads and free everything (ws is gone
+ * after the call). Returns how many requests were cut (0: none).
+ */
+int lb_workers_stop(struct lb_workers *ws, unsigned deadline_ms);
+
+#endif

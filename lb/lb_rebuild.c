@@ -1,0 +1,290 @@
+/*
+ * lb_rebuild.c - from the watched state to a published table.
+ *
+ * Runs from the coalescing timer only, so a burst of answers costs one
+ * build. Rejected tags and override lines are logged and skipped; the
+ * table is built from everything else (fabio rejects the whole text
+ * instead, #282). A table whose routes equal the published one is
+ * dropped, so workers are not woken for a change of check output.
+ */
+#include "lb/lb_watch_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "routes/rt_parse.h"
+#include "routes/rt_tags.h"
+
+/* Delta lines logged per rebuild; a first table of thousands of routes
+ * says how many more there were instead. */
+#define MAX_DELTA_LINES 2000u
+
+static int all_answered(const struct lb_watch *lw)
+{
+	if (!lw->catalog.answered)
+		return 0;
+	if (lw->kv_key && !lw->kv.answered)
+		return 0;
+	if (lw->noroute_key && !lw->noroute.answered)
+		return 0;
+	for (size_t i = 0; i < lw->nsvcs; i++)
+		if (!lw->svcs[i]->feed.answered)
+			return 0;
+	return 1;
+}
+
+/* Route commands of every counting instance, then of the overrides. */
+static int gather(struct lb_watch *lw, struct rt_cmd_list *cmds,
+		  size_t *ninstances)
+{
+	*ninstances = 0;
+	for (size_t i = 0; i < lw->nsvcs; i++) {
+		const struct consul_service_list *l = &lw->svcs[i]->list;
+
+		for (size_t j = 0; j < l->n; j++) {
+			const struct consul_service_entry *e = &l->v[j];
+			struct rt_instance in = {
+				.service = e->name,
+				.instance = e->id,
+				.node = e->node,
+				.address = e->address,
+				.node_address = e->node_address,
+				.port = e->port,
+				.tags = (const char *const *)e->tags,
+				.ntags = e->ntags,
+			};
+			const char *dc = lw->dc ? lw->dc
+				       : e->datacenter[0] ? e->datacenter : NULL;
+
+			if (!lb_instance_counts(e, lw->status_mask, lw->checks_all))
+				continue;
+			(*ninstances)++;
+			if (rt_tags_commands(&in, lw->tagprefix, dc, cmds) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (lw->overrides.text &&
+	    rt_parse(lw->overrides.text, lw->overrides.len, cmds) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static uint64_t hash_errs(uint64_t h, const struct rt_cmd_list *l)
+{
+	for (size_t i = 0; i < l->nerrs; i++) {
+		const struct rt_err *e = &l->errs[i];
+
+		h = fnv(h, &e->line, sizeof(e->line));
+		h = fnv(h, e->field, strlen(e->field) + 1);
+		h = fnv(h, e->msg, strlen(e->msg) + 1);
+	}
+	return h;
+}
+
+static void log_errs(struct lb_watch *lw, const struct rt_cmd_list *l,
+		     const char *event)
+{
+	char qf[64], qm[400], qk[300];
+
+	for (size_t i = 0; i < l->nerrs; i++) {
+		const struct rt_err *e = &l->errs[i];
+		unsigned key_line = 0;
+		const char *key;
+
+		lb_watch_quote(qf, sizeof(qf), e->field);
+		lb_watch_quote(qm, sizeof(qm), e->msg);
+		if (e->line == 0) {
+			LB_WATCH_LOG(lw, LB_WATCH_WARN,
+				     "event=%s source=tags field=%s reason=%s",
+				     event, qf, qm);
+			continue;
+		}
+		key = lb_overrides_where(&lw->overrides, e->line, &key_line);
+		LB_WATCH_LOG(lw, LB_WATCH_WARN,
+			     "event=%s source=kv key=%s line=%u text_line=%u field=%s reason=%s",
+			     event, lb_watch_quote(qk, sizeof(qk), key ? key : ""),
+			     key_line, e->line, qf, qm);
+	}
+}
+
+/* Everything rejected or skipped, once per rebuild, and only when it is
+ * not what the previous rebuild already said. */
+static void report_problems(struct lb_watch *lw, const struct rt_cmd_list *cmds,
+			    const struct rt_cmd_list *warnings)
+{
+	uint64_t h = hash_errs(hash_errs(1469598103934665603ull, cmds), warnings);
+
+	if (h == lw->problems_hash)
+		return;
+	lw->problems_hash = h;
+	log_errs(lw, cmds, "route_rejected");
+	log_errs(lw, warnings, "route_skipped");
+}
+
+static int delta_removes(const char *delta)
+{
+	for (const char *p = delta; p && *p;) {
+		const char *nl = strchr(p, '\n');
+
+		if (p[0] == '-' && p[1] == ' ')
+			return 1;
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return 0;
+}
+
+static void log_delta(struct lb_watch *lw, const struct rt_table *t,
+		      const char *delta)
+{
+	char q[1024];
+	unsigned n = 0, more = 0;
+	uint64_t gen = rt_table_generation(t);
+
+	if (!lw->log || LB_WATCH_INFO < lw->log_level)
+		return;
+	for (const char *p = delta; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		char line[900];
+
+		if (len) {
+			if (n < MAX_DELTA_LINES) {
+				snprintf(line, sizeof(line), "%.*s", (int)len, p);
+				LB_WATCH_LOG(lw, LB_WATCH_INFO,
+					     "event=route_change generation=%llu change=%s",
+					     (unsigned long long)gen,
+					     lb_watch_quote(q, sizeof(q), line));
+				n++;
+			} else {
+				more++;
+			}
+		}
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	if (more)
+		LB_WATCH_LOG(lw, LB_WATCH_INFO,
+			     "event=route_change generation=%llu more_changes=%u",
+			     (unsigned long long)gen, more);
+}
+
+/* Whether a table that drops routes must wait: from the first answer
+ * after an outage until the hold has run out (note_answer). */
+static int removals_held(const struct lb_watch *lw, uint64_t now)
+{
+	return lw->resync_hold_ms > 0 && now < lw->hold_until_ms;
+}
+
+/* Hand t (one reference, taken over) to every mailbox and keep it. */
+static void publish(struct lb_watch *lw, struct rt_table *t)
+{
+	for (size_t i = 0; i < lw->nmailboxes; i++)
+		rt_mailbox_post(lw->mailboxes[i], rt_table_ref(t));
+	rt_table_unref(lw->table);
+	lw->table = t;
+	lw->published_once = 1;
+	atomic_fetch_add(&lw->publishes, 1);
+}
+
+/* Returns 1 when a table was published. */
+static int rebuild(struct lb_watch *lw)
+{
+	struct rt_cmd_list cmds = { 0 }, warnings = { 0 };
+	struct rt_build_opts bo = { .matcher = lw->matcher };
+	struct rt_table *t = NULL;
+	char *delta = NULL;
+	uint64_t t0 = lb_watch_mono_ms(), now;
+	size_t ninst = 0;
+	int published = 0;
+
+	if (!lw->published_once) {
+		uint64_t deadline = lw->catalog_first_ms + lw->startup_wait_ms;
+
+		/* the catalog's first answer reschedules */
+		if (!lw->catalog.answered)
+			return 0;
+		if (!all_answered(lw) && t0 < deadline) {
+			lb_watch_schedule(lw, deadline - t0);
+			return 0;
+		}
+	}
+	lw->routes_dirty = 0;
+	atomic_fetch_add(&lw->rebuilds, 1);
+	if (gather(lw, &cmds, &ninst) == 0)
+		t = rt_table_build(&cmds, &bo, &warnings);
+	if (t)
+		delta = rt_table_delta(lw->table, t);
+	if (!t || !delta) {
+		LB_WATCH_LOG(lw, LB_WATCH_ERROR,
+			     "event=out_of_memory during=rebuild retry_ms=1000");
+		lw->routes_dirty = 1;
+		lb_watch_schedule(lw, 1000);
+		goto out;
+	}
+	report_problems(lw, &cmds, &warnings);
+	now = lb_watch_mono_ms();
+	atomic_store(&lw->last_update_ms, lb_watch_wall_ms());
+	if (lw->published_once && delta[0] == '\0')
+		goto out;
+	if (lw->published_once && removals_held(lw, now) &&
+	    delta_removes(delta)) {
+		uint64_t left = lw->hold_until_ms - now;
+
+		if (!lw->hold_logged)
+			LB_WATCH_LOG(lw, LB_WATCH_INFO,
+				     "event=routes_held reason=consul_reconnecting hold_ms=%llu",
+				     (unsigned long long)left);
+		lw->hold_logged = 1;
+		lw->routes_dirty = 1;
+		lb_watch_schedule(lw, left);
+		goto out;
+	}
+	log_delta(lw, t, delta);
+	LB_WATCH_LOG(lw, LB_WATCH_INFO,
+		     "event=routes_published generation=%llu routes=%zu targets=%zu services=%zu instances=%zu build_ms=%llu",
+		     (unsigned long long)rt_table_generation(t),
+		     rt_table_nroutes(t), rt_table_ntargets(t), lw->nsvcs, ninst,
+		     (unsigned long long)(now - t0));
+	publish(lw, t);
+	t = NULL;
+	published = 1;
+out:
+	lw->last_build_ms = lb_watch_mono_ms() - t0;
+	rt_table_unref(t);
+	free(delta);
+	rt_cmd_list_clear(&cmds);
+	rt_cmd_list_clear(&warnings);
+	return published;
+}
+
+void lb_watch_flush(struct lb_watch *lw)
+{
+	int posted = 0;
+
+	if (lw->routes_dirty)
+		posted = rebuild(lw);
+	if (lw->page_dirty && lw->page) {
+		lw->page_dirty = 0;
+		for (size_t i = 0; i < lw->nboxes; i++)
+			lb_noroute_box_post(lw->boxes[i], lb_noroute_ref(lw->page));
+		posted = 1;
+	}
+	if (posted && lw->published)
+		lw->published(lw, lw->table, lw->page, lw->published_arg);
+}

@@ -1,0 +1,446 @@
+/*
+ * main.c - the switchyard daemon: configuration, the control thread's
+ * event loop (Consul watches, admin server, signals, the embedded dev
+ * registry with -dev), the worker threads, self-registration. No request
+ * logic lives here.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "registrar.h"
+#include "devregistry/devreg.h"
+#include "lb/lb_admin.h"
+#include "lb/lb_config.h"
+#include "lb/lb_log.h"
+#include "lb/lb_proxy.h"
+#include "lb/lb_watch.h"
+
+#define DEV_REGISTRY_ADDR "127.0.0.1:8500"
+
+struct daemon {
+	struct lb_config cfg;
+	struct event_base *base;
+	struct devreg *dev;
+	struct event_base *dev_base;  /* the embedded registry's own loop */
+	pthread_t dev_thread;
+	int dev_running;
+	struct lb_workers *workers;
+	struct lb_watch *watch;
+	struct lb_admin *admin;
+	struct registrar *self;
+	struct lb_logger log;
+	struct event *sig_term, *sig_int, *sig_hup;
+	int stopping;
+};
+
+static long long ns_to_ms(int64_t ns)
+{
+	return ns <= 0 ? 0 : (ns + 999999) / 1000000;
+}
+
+static enum lb_log_level log_level(enum lb_config_log_level l)
+{
+	switch (l) {
+	case LB_CONFIG_LOG_TRACE:
+	case LB_CONFIG_LOG_DEBUG:
+		return LB_LOG_DEBUG;
+	case LB_CONFIG_LOG_INFO:
+		return LB_LOG_INFO;
+	case LB_CONFIG_LOG_WARN:
+		return LB_LOG_WARN;
+	default:
+		return LB_LOG_ERROR;
+	}
+}
+
+#define LOG(d, lvl, ...)                                               \
+	do {                                                           \
+		if ((lvl) >= (d)->log.level)                           \
+			lb_logf(&(d)->log, (lvl), __VA_ARGS__);        \
+	} while (0)
+
+/* The three libraries each have their own level enum, in the same order. */
+static void watch_log(enum lb_watch_level level, const char *line, void *arg)
+{
+	struct daemon *d = arg;
+
+	if ((int)level >= (int)d->log.level)
+		lb_log_to_file((enum lb_log_level)level, line, stderr);
+}
+
+static void devreg_log(enum devreg_log_level level, const char *line, void *arg)
+{
+	struct daemon *d = arg;
+
+	/* The registry's lines carry their own level= already. */
+	if (strncmp(line, "level=", 6) == 0) {
+		const char *sp = strchr(line, ' ');
+		line = sp ? sp + 1 : line;
+	}
+	if ((int)level >= (int)d->log.level)
+		lb_log_to_file((enum lb_log_level)level, line, stderr);
+}
+
+static void *dev_loop(void *arg)
+{
+	struct daemon *d = arg;
+
+	event_base_dispatch(d->dev_base);
+	return NULL;
+}
+
+static void registrar_log(enum registrar_log_level level, const char *msg,
+			  void *arg)
+{
+	struct daemon *d = arg;
+
+	if ((int)level >= (int)d->log.level)
+		lb_logf(&d->log, (enum lb_log_level)level,
+			"component=registrar msg=\"%s\"", msg);
+}
+
+/* Is something accepting connections on 127.0.0.1:8500? A plain connect
+ * with a short timeout: a refusal answers at once on loopback. */
+static int dev_registry_answers(void)
+{
+	struct sockaddr_in sa;
+	struct timeval tv = { 1, 0 };
+	int fd, ok;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(8500);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+static int start_dev_registry(struct daemon *d)
+{
+	struct devreg_config dc;
+	int err = 0;
+
+	free(d->cfg.consul_addr);
+	d->cfg.consul_addr = strdup(DEV_REGISTRY_ADDR);
+	if (!d->cfg.consul_addr)
+		return -ENOMEM;
+	if (dev_registry_answers()) {
+		LOG(d, LB_LOG_INFO, "msg=\"-dev: using the agent that answers\" addr=%s",
+		    DEV_REGISTRY_ADDR);
+		return 0;
+	}
+	/* The registry gets a thread and loop of its own: the control thread
+	 * makes synchronous calls to it (self-registration) that it could not
+	 * answer from the same loop. */
+	d->dev_base = event_base_new();
+	if (!d->dev_base)
+		return -ENOMEM;
+	memset(&dc, 0, sizeof(dc));
+	dc.listen = DEV_REGISTRY_ADDR;
+	dc.compat_get_verbs = 1;
+	dc.log_level = (enum devreg_log_level)d->log.level;
+	dc.log = devreg_log;
+	dc.log_arg = d;
+	d->dev = devreg_new(d->dev_base, &dc, &err);
+	if (!d->dev) {
+		LOG(d, LB_LOG_ERROR, "msg=\"-dev: cannot start the dev registry\" addr=%s error=\"%s\"",
+		    DEV_REGISTRY_ADDR, strerror(-err));
+		return err;
+	}
+	if (pthread_create(&d->dev_thread, NULL, dev_loop, d) != 0)
+		return -EAGAIN;
+	d->dev_running = 1;
+	LOG(d, LB_LOG_INFO, "msg=\"-dev: embedded dev registry listening\" addr=%s",
+	    DEV_REGISTRY_ADDR);
+	return 0;
+}
+
+static int start_workers(struct daemon *d)
+{
+	struct lb_proxy_opts o;
+	int err = 0;
+
+	lb_proxy_opts_init(&o);
+	o.listen = d->cfg.proxy_addr;
+	o.workers = (unsigned)d->cfg.proxy_workers;
+	o.strategy = d->cfg.proxy_strategy;
+	o.dial_timeout_ms = (unsigned)ns_to_ms(d->cfg.proxy_dialtimeout_ns);
+	o.response_header_timeout_ms =
+		(unsigned)ns_to_ms(d->cfg.proxy_responseheadertimeout_ns);
+	o.idle_conn_timeout_ms = (unsigned)ns_to_ms(d->cfg.proxy_idleconntimeout_ns);
+	o.max_idle_per_target = (unsigned)d->cfg.proxy_maxconn;
+	o.max_body = d->cfg.proxy_maxbody;
+	o.noroute_status = d->cfg.proxy_noroutestatus;
+	if (d->cfg.log_access_target[0]) {
+		o.access_target = d->cfg.log_access_target;
+		o.access_format = d->cfg.log_access_format == LB_CONFIG_ACCESS_COMBINED
+			? LB_ACCESS_COMBINED
+			: d->cfg.log_access_format == LB_CONFIG_ACCESS_JSON
+			? LB_ACCESS_JSON : LB_ACCESS_COMMON;
+	}
+	o.log = d->log;
+	d->workers = lb_workers_start(&o, &err);
+	if (!d->workers) {
+		LOG(d, LB_LOG_ERROR, "msg=\"cannot start the proxy\" proxy.addr=%s error=\"%s\"",
+		    d->cfg.proxy_addr, strerror(-err));
+		return err;
+	}
+	LOG(d, LB_LOG_INFO, "msg=\"proxy listening\" proxy.addr=%s port=%d workers=%u",
+	    d->cfg.proxy_addr, lb_workers_port(d->workers),
+	    lb_workers_count(d->workers));
+	return 0;
+}
+
+static void published(struct lb_watch *w, struct rt_table *table,
+		      const struct lb_noroute *page, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)w;
+	(void)table;
+	if (page)
+		lb_workers_set_noroute_html(d->workers, lb_noroute_body(page),
+					    lb_noroute_len(page));
+	lb_workers_notify(d->workers);
+}
+
+static int start_watch(struct daemon *d)
+{
+	struct lb_watch_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.consul_addr = d->cfg.consul_addr;
+	o.token = d->cfg.consul_token;
+	o.tagprefix = d->cfg.consul_tagprefix;
+	o.kvpath = d->cfg.consul_kvpath;
+	o.noroute_path = d->cfg.consul_noroutehtmlpath;
+	o.status_mask = d->cfg.consul_service_status;
+	o.checks_all = d->cfg.consul_checks_required == LB_CONFIG_CHECKS_ALL;
+	o.matcher = d->cfg.proxy_matcher;
+	o.log = watch_log;
+	o.log_level = (enum lb_watch_level)d->log.level;
+	o.log_arg = d;
+	d->watch = lb_watch_new(d->base, &o);
+	if (!d->watch) {
+		LOG(d, LB_LOG_ERROR, "msg=\"cannot watch consul\" registry.consul.addr=%s",
+		    d->cfg.consul_addr);
+		return -EINVAL;
+	}
+	lb_watch_set_published_cb(d->watch, published, d);
+	for (unsigned i = 0; i < lb_workers_count(d->workers); i++)
+		if (lb_watch_add_mailbox(d->watch, lb_workers_mailbox(d->workers, i)))
+			return -ENOMEM;
+	return 0;
+}
+
+/* fabio's self-registration: the admin server as a service with an HTTP
+ * check on /health, removed after a minute of being critical. */
+static void start_self_registration(struct daemon *d)
+{
+	struct registrar_service s;
+	struct registrar_agent a;
+	char host[128], id[256], url[300], hostname[64];
+	const char *addr = d->cfg.register_addr, *colon = strrchr(addr, ':');
+	size_t hlen = colon ? (size_t)(colon - addr) : 0;
+	int port = lb_admin_port(d->admin), err = 0;
+
+	if (!d->cfg.register_enabled)
+		return;
+	if (hlen >= 2 && addr[0] == '[') {
+		addr++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(host) ||
+	    (hlen == 7 && memcmp(addr, "0.0.0.0", 7) == 0)) {
+		strcpy(host, "127.0.0.1");
+	} else {
+		memcpy(host, addr, hlen);
+		host[hlen] = '\0';
+	}
+	if (gethostname(hostname, sizeof(hostname)) != 0)
+		strcpy(hostname, "localhost");
+	hostname[sizeof(hostname) - 1] = '\0';
+	snprintf(id, sizeof(id), "%s-%s-%d", d->cfg.register_name, hostname, port);
+	snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%d/health"
+		 : "http://%s:%d/health", host, port);
+
+	memset(&s, 0, sizeof(s));
+	s.name = d->cfg.register_name;
+	s.id = id;
+	s.address = host;
+	s.port = port;
+	s.tags = (const char *const *)d->cfg.register_tags.v;
+	s.ntags = d->cfg.register_tags.n;
+	s.check = REGISTRAR_CHECK_HTTP;
+	s.check_target = url;
+	s.check_interval_ms = (unsigned)ns_to_ms(d->cfg.register_check_interval_ns);
+	s.check_timeout_ms = (unsigned)ns_to_ms(d->cfg.register_check_timeout_ns);
+	s.deregister_after_ms = 60000;
+	memset(&a, 0, sizeof(a));
+	a.address = d->cfg.consul_addr;
+	a.token = d->cfg.consul_token[0] ? d->cfg.consul_token : NULL;
+	a.log = registrar_log;
+	a.log_arg = d;
+	d->self = registrar_new(&s, &a, &err);
+	if (!d->self) {
+		LOG(d, LB_LOG_WARN, "msg=\"self-registration off\" error=\"%s\"",
+		    registrar_strerror(err));
+		return;
+	}
+	err = registrar_start(d->self);
+	if (err && err != REGISTRAR_EUNREACHABLE)
+		LOG(d, LB_LOG_WARN, "msg=\"self-registration failed\" error=\"%s\"",
+		    registrar_strerror(err));
+}
+
+/* SIGTERM/SIGINT: fail /health, deregister, stop accepting, let requests
+ * in flight finish for up to proxy.shutdownwait, leave the loop. */
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	int cut;
+
+	(void)what;
+	if (d->stopping)
+		return;
+	d->stopping = 1;
+	LOG(d, LB_LOG_INFO, "msg=\"shutting down\" signal=%d shutdownwait_ms=%lld",
+	    (int)sig, ns_to_ms(d->cfg.proxy_shutdownwait_ns));
+	lb_admin_set_stopping(d->admin);
+	registrar_free(d->self);
+	d->self = NULL;
+	cut = lb_workers_stop(d->workers, (unsigned)ns_to_ms(d->cfg.proxy_shutdownwait_ns));
+	d->workers = NULL;
+	if (cut > 0)
+		LOG(d, LB_LOG_WARN, "msg=\"requests cut at the shutdown deadline\" count=%d", cut);
+	event_base_loopbreak(d->base);
+}
+
+/* SIGHUP: read the configuration again; apply what may change live. */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct lb_config next;
+	struct lb_config_changes ch;
+	struct lb_config_err err;
+
+	(void)sig;
+	(void)what;
+	if (lb_config_reload(&d->cfg, &next, &ch, &err) != 0) {
+		LOG(d, LB_LOG_ERROR, "msg=\"reload refused, configuration unchanged\" error=\"%s\"",
+		    err.msg);
+		return;
+	}
+	for (size_t i = 0; i < ch.nheld; i++)
+		LOG(d, LB_LOG_WARN, "msg=\"reload: key needs a restart\" key=%s", ch.held[i]);
+	for (size_t i = 0; i < ch.nlive; i++)
+		LOG(d, LB_LOG_INFO, "msg=\"reload: key changed\" key=%s", ch.live[i]);
+	d->log.level = log_level(next.log_level);
+	lb_config_free(&d->cfg);
+	d->cfg = next;
+}
+
+static void teardown(struct daemon *d)
+{
+	registrar_free(d->self);
+	if (d->workers)
+		lb_workers_stop(d->workers, 0);
+	lb_watch_free(d->watch);
+	lb_admin_free(d->admin);
+	if (d->dev_running) {
+		event_base_loopbreak(d->dev_base);
+		pthread_join(d->dev_thread, NULL);
+	}
+	devreg_free(d->dev);
+	if (d->dev_base)
+		event_base_free(d->dev_base);
+	if (d->sig_term)
+		event_free(d->sig_term);
+	if (d->sig_int)
+		event_free(d->sig_int);
+	if (d->sig_hup)
+		event_free(d->sig_hup);
+	if (d->base)
+		event_base_free(d->base);
+	lb_config_free(&d->cfg);
+}
+
+int main(int argc, char **argv, char **envp)
+{
+	struct daemon d;
+	struct lb_config_err err;
+	int rc, status = 1;
+
+	memset(&d, 0, sizeof(d));
+	rc = lb_config_load(&d.cfg, argc, argv, envp, &err);
+	if (rc != 0) {
+		fprintf(stderr, "switchyard: %s\n", err.msg);
+		lb_config_free(&d.cfg);
+		return 2;
+	}
+	if (d.cfg.help) {
+		lb_config_usage(stdout);
+		lb_config_free(&d.cfg);
+		return 0;
+	}
+	if (d.cfg.version) {
+		printf("switchyard %s\n", PACKAGE_VERSION);
+		lb_config_free(&d.cfg);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	/* The embedded registry's loop is stopped from this thread. */
+	if (evthread_use_pthreads() != 0)
+		goto out;
+	d.log.fn = lb_log_to_file;
+	d.log.arg = stderr;
+	d.log.level = log_level(d.cfg.log_level);
+
+	d.base = event_base_new();
+	if (!d.base)
+		goto out;
+	d.sig_term = evsignal_new(d.base, SIGTERM, on_stop, &d);
+	d.sig_int = evsignal_new(d.base, SIGINT, on_stop, &d);
+	d.sig_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
+	if (!d.sig_term || !d.sig_int || !d.sig_hup ||
+	    event_add(d.sig_term, NULL) || event_add(d.sig_int, NULL) ||
+	    event_add(d.sig_hup, NULL))
+		goto out;
+
+	if (d.cfg.dev && start_dev_registry(&d) != 0)
+		goto out;
+	if (start_workers(&d) != 0)
+		goto out;
+	if (start_watch(&d) != 0)
+		goto out;
+	d.admin = lb_admin_new(d.base, d.cfg.ui_addr, d.watch, &rc);
+	if (!d.admin) {
+		LOG(&d, LB_LOG_ERROR, "msg=\"cannot start the admin server\" ui.addr=%s error=\"%s\"",
+		    d.cfg.ui_addr, strerror(-rc));
+		goto out;
+	}
+	LOG(&d, LB_LOG_INFO, "msg=\"admin listening\" ui.addr=%s consul=%s",
+	    d.cfg.ui_addr, d.cfg.consul_addr);
+	start_self_registration(&d);
+
+	event_base_dispatch(d.base);
+	status = 0;
+out:
+	teardown(&d);
+	return status;
+}
