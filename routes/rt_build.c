@@ -20,18 +20,27 @@
 #include "routes/rt_table_internal.h"
 
 #define NONE UINT32_MAX
+/* Routes with up to this many targets find identical ones by walking
+ * their chain; bigger ones through the dedup hash. */
+#define DEDUP_SCAN 8
+
+/* The identity of instance[0..ilen) and addr[0..alen). Each part is
+ * hashed word by word with its length folded in, so ("ab", "c") and
+ * ("a", "bc") differ; the parts are combined asymmetrically, so (x, y)
+ * and (y, x) do too. */
+static uint64_t identity_of(const char *instance, size_t ilen,
+			    const char *addr, size_t alen)
+{
+	return rt_mix64(rt_hash_bytes(instance, ilen) *
+			UINT64_C(0x9e3779b97f4a7c15) ^
+			rt_hash_bytes(addr, alen));
+}
 
 uint64_t rt_target_identity(const char *instance, const char *addr)
 {
-	uint64_t h = RT_FNV_OFFSET;
+	const char *i = instance ? instance : "", *a = addr ? addr : "";
 
-	for (const char *p = instance ? instance : ""; *p; p++)
-		h = rt_fnv_step(h, (unsigned char)*p);
-	/* a separator, so ("ab", "c") and ("a", "bc") differ */
-	h = rt_fnv_step(h, 0xff);
-	for (const char *p = addr ? addr : ""; *p; p++)
-		h = rt_fnv_step(h, (unsigned char)*p);
-	return rt_mix64(h);
+	return identity_of(i, strlen(i), a, strlen(a));
 }
 
 int rt_builder_init(struct rt_builder *b, struct rt_arena *arena,
@@ -141,18 +150,25 @@ static uint64_t ptr_mix(uint64_t h, const void *p)
 
 /* ---- routes by (host, path) ----------------------------------------------- */
 
-static uint64_t route_hash(const char *host, const char *path)
+/* A route's slot comes from the hashes of its host and path strings (not
+ * from the interned pointers) so that rt_builder_prefetch can find it
+ * before the strings are interned. */
+static uint64_t route_hash(uint64_t host_hash, uint64_t path_hash)
 {
-	return ptr_mix(ptr_mix(UINT64_C(0x243f6a8885a308d3), host), path);
+	return rt_mix64(host_hash ^ (path_hash * UINT64_C(0x9e3779b97f4a7c15)));
+}
+
+static uint64_t str_hash(const char *s)
+{
+	return rt_hash_bytes(s, strlen(s));
 }
 
 static uint32_t *route_slot(const struct rt_builder *b, const char *host,
-			    const char *path)
+			    const char *path, uint64_t h)
 {
 	uint32_t mask = b->route_cap - 1;
 
-	for (uint32_t s = (uint32_t)route_hash(host, path) & mask;;
-	     s = (s + 1) & mask) {
+	for (uint32_t s = (uint32_t)h & mask;; s = (s + 1) & mask) {
 		uint32_t v = b->route_slots[s];
 
 		if (!v || (b->r[v - 1].host == host && b->r[v - 1].path == path))
@@ -161,13 +177,13 @@ static uint32_t *route_slot(const struct rt_builder *b, const char *host,
 }
 
 static uint32_t route_find(const struct rt_builder *b, const char *host,
-			   const char *path)
+			   const char *path, uint64_t h)
 {
 	uint32_t v;
 
 	if (!b->route_cap || !host || !path)
 		return NONE;
-	v = *route_slot(b, host, path);
+	v = *route_slot(b, host, path, h);
 	return v ? v - 1 : NONE;
 }
 
@@ -189,16 +205,20 @@ static int route_reserve(struct rt_builder *b, uint64_t n)
 		return -ENOMEM;
 	b->route_slots = slots;
 	b->route_cap = cap;
-	for (uint32_t i = 0; i < b->nr; i++)
-		*route_slot(b, b->r[i].host, b->r[i].path) = i + 1;
+	for (uint32_t i = 0; i < b->nr; i++) {
+		const struct rt_build_route *r = &b->r[i];
+		uint64_t h = route_hash(str_hash(r->host), str_hash(r->path));
+
+		*route_slot(b, r->host, r->path, h) = i + 1;
+	}
 	return 0;
 }
 
 static uint32_t route_get(struct rt_builder *b, const char *host,
-			  const char *path)
+			  const char *path, uint64_t h)
 {
 	struct rt_build_route *r;
-	uint32_t found = route_find(b, host, path);
+	uint32_t found = route_find(b, host, path, h);
 
 	if (found != NONE)
 		return found;
@@ -220,7 +240,8 @@ static uint32_t route_get(struct rt_builder *b, const char *host,
 	r->path = path;
 	r->head = r->tail = NONE;
 	r->nlive = 0;
-	*route_slot(b, host, path) = b->nr + 1;
+	r->nchain = 0;
+	*route_slot(b, host, path, h) = b->nr + 1;
 	return b->nr++;
 }
 
@@ -274,6 +295,12 @@ static uint64_t dedup_slot(uint64_t hash, uint32_t ti)
 	return (hash & UINT64_C(0xffffffff00000000)) | ((uint64_t)ti + 1);
 }
 
+/* Whether route r's targets are found through the hash (see dedup_has). */
+static int route_hashed(const struct rt_build_route *r)
+{
+	return r->nchain > DEDUP_SCAN;
+}
+
 static void dedup_put(struct rt_builder *b, uint32_t ti)
 {
 	uint32_t mask = b->dedup_cap - 1;
@@ -285,7 +312,8 @@ static void dedup_put(struct rt_builder *b, uint32_t ti)
 	b->ndedup++;
 }
 
-/* Room for n entries at half load; a rehash drops dead targets' entries. */
+/* Room for n entries at half load; a rehash drops dead targets' entries.
+ * Only targets of hashed routes have entries. */
 static int dedup_reserve(struct rt_builder *b, uint64_t n)
 {
 	uint32_t cap = b->dedup_cap ? b->dedup_cap : 64;
@@ -305,18 +333,41 @@ static int dedup_reserve(struct rt_builder *b, uint64_t n)
 	b->dedup_cap = cap;
 	b->ndedup = 0;
 	for (uint32_t i = 0; i < b->nt; i++) {
-		if (!b->t[i].dead)
+		if (!b->t[i].dead && route_hashed(&b->r[b->t[i].route]))
 			dedup_put(b, i);
 	}
 	return 0;
 }
 
+/* Give target ti of a hashed route its entry (again, after its weight
+ * changed: the old entry no longer compares equal). 0 or -ENOMEM. */
+static int dedup_add(struct rt_builder *b, uint32_t ti)
+{
+	if (dedup_reserve(b, (uint64_t)b->ndedup + 1) < 0)
+		return -ENOMEM;
+	dedup_put(b, ti);
+	return 0;
+}
+
+/*
+ * Whether a live target identical to k is on its route. Most routes have
+ * a handful of targets, added one after the other: walking the route's
+ * chain reads memory that is still in cache. A route that grows past
+ * DEDUP_SCAN targets moves to the hash, so a service with thousands of
+ * instances on one route is not quadratic.
+ */
 static int dedup_has(const struct rt_builder *b, const struct ident *k)
 {
+	const struct rt_build_route *r = &b->r[k->route];
 	uint32_t mask = b->dedup_cap - 1;
 
-	if (!b->dedup_cap)
+	if (!route_hashed(r)) {
+		for (uint32_t ti = r->head; ti != NONE; ti = b->t[ti].next) {
+			if (same_target(&b->t[ti], k))
+				return 1;
+		}
 		return 0;
+	}
 	for (uint32_t s = (uint32_t)k->hash & mask;; s = (s + 1) & mask) {
 		uint64_t v = b->dedup_slots[s];
 
@@ -326,6 +377,35 @@ static int dedup_has(const struct rt_builder *b, const struct ident *k)
 		    same_target(&b->t[(uint32_t)v - 1], k))
 			return 1;
 	}
+}
+
+/* Append target ti to its route's chain; when the route becomes hashed,
+ * every live target of it gets its entry. 0 or -ENOMEM. */
+static int route_append(struct rt_builder *b, uint32_t ti)
+{
+	struct rt_build_route *r = &b->r[b->t[ti].route];
+
+	if (r->tail == NONE)
+		r->head = ti;
+	else
+		b->t[r->tail].next = ti;
+	r->tail = ti;
+	r->nlive++;
+	if (r->nchain == DEDUP_SCAN) {
+		/* room first: a rehash now still leaves this route out */
+		if (dedup_reserve(b, (uint64_t)b->ndedup + r->nlive) < 0)
+			return -ENOMEM;
+		r->nchain++;
+		for (uint32_t x = r->head; x != NONE; x = b->t[x].next) {
+			if (!b->t[x].dead)
+				dedup_put(b, x);
+		}
+		return 0;
+	}
+	r->nchain++;
+	if (route_hashed(r))
+		return dedup_add(b, ti);
+	return 0;
 }
 
 int rt_builder_reserve(struct rt_builder *b, size_t nadd)
@@ -351,7 +431,7 @@ int rt_builder_reserve(struct rt_builder *b, size_t nadd)
 		b->r = r;
 		b->capr = (uint32_t)nadd;
 	}
-	if (route_reserve(b, nadd) < 0 || dedup_reserve(b, nadd) < 0)
+	if (route_reserve(b, nadd) < 0)
 		return -ENOMEM;
 	/* services, hosts and paths mostly repeat; the set grows if not */
 	return rt_strset_reserve(&b->strs, nadd);
@@ -388,23 +468,25 @@ static int split_url(const char *url, const char **scheme, size_t *slen,
 	return 0;
 }
 
-/* The scheme in lower case (interned) and host:port of a URL split by
- * split_url. A URL without a port gets its scheme's default (http 80,
- * https 443) so that one upstream has one address. 0 or -ENOMEM. */
-static int url_addr(struct rt_builder *b, const char *s0, size_t slen,
-		    const char *a, size_t alen, const char **scheme,
-		    const char **addr)
+/* The scheme in lower case (interned) of a URL split by split_url, and
+ * in *dflt what to append to its authority to make its address
+ * (host:port): a URL without a port gets its scheme's default (http 80,
+ * https 443) so that one upstream has one address; else "". 0 or
+ * -ENOMEM. */
+static int url_scheme(struct rt_builder *b, const char *s0, size_t slen,
+		      const char *a, size_t alen, const char **scheme,
+		      const char **dflt)
 {
-	const char *port = NULL, *dflt = NULL;
+	const char *port = NULL;
 	char *s;
 
-	s = scratch(b, slen + alen + 8);
-	if (!s)
-		return -ENOMEM;
 	if (b->prev_scheme && strncasecmp(b->prev_scheme, s0, slen) == 0 &&
 	    b->prev_scheme[slen] == '\0') {
 		*scheme = b->prev_scheme;
 	} else {
+		s = scratch(b, slen + 1);
+		if (!s)
+			return -ENOMEM;
 		for (size_t i = 0; i < slen; i++)
 			s[i] = (char)rt_lower((unsigned char)s0[i]);
 		*scheme = rt_strset_intern(&b->strs, s, slen);
@@ -423,50 +505,41 @@ static int url_addr(struct rt_builder *b, const char *s0, size_t slen,
 		if (colon && !memchr(colon + 1, ':', (size_t)(a + alen - colon - 1)))
 			port = colon;
 	}
-	memcpy(s, a, alen);
+	*dflt = "";
 	if (!port) {
 		if (strcmp(*scheme, "http") == 0 || strcmp(*scheme, "ws") == 0)
-			dflt = ":80";
+			*dflt = ":80";
 		else if (strcmp(*scheme, "https") == 0 ||
 			 strcmp(*scheme, "wss") == 0)
-			dflt = ":443";
-		if (dflt) {
-			memcpy(s + alen, dflt, strlen(dflt));
-			alen += strlen(dflt);
-		}
+			*dflt = ":443";
 	}
-	*addr = rt_arena_strndup(b->arena, s, alen);
-	return *addr ? 0 : -ENOMEM;
+	return 0;
 }
 
-static char *arena_str(struct rt_builder *b, const char *s)
-{
-	return s ? rt_arena_strndup(b->arena, s, strlen(s)) : NULL;
-}
-
-/* *dst = the interned copy of src (NULL stays NULL). 0 or -ENOMEM. */
-static int intern_opt(struct rt_builder *b, char **dst, const char *src)
+/* An arena copy of s (NULL stays NULL). 0 or -ENOMEM. */
+static int copy_str(struct rt_builder *b, char **dst, const char *src)
 {
 	*dst = NULL;
-	if (src && !(*dst = (char *)intern(b, src)))
+	if (src && !(*dst = rt_arena_strndup(b->arena, src, strlen(src))))
 		return -ENOMEM;
 	return 0;
 }
 
-/* The options with every string in the arena (interned: most targets of
- * a service share them). Scalars come with the struct copy; the pointers
- * are then replaced one by one. */
+/* The options with every string in the arena. Scalars come with the
+ * struct copy; the pointers are then replaced one by one. They are not
+ * interned: a service's instances share one copy already (target_opts),
+ * and other services seldom write the same options. */
 static int copy_opts(struct rt_builder *b, struct rt_opts *dst,
 		     const struct rt_opts *src)
 {
 	*dst = *src;
-	if (intern_opt(b, &dst->strip, src->strip) < 0 ||
-	    intern_opt(b, &dst->prepend, src->prepend) < 0 ||
-	    intern_opt(b, &dst->host, src->host) < 0 ||
-	    intern_opt(b, &dst->redirect_url, src->redirect_url) < 0 ||
-	    intern_opt(b, &dst->register_name, src->register_name) < 0 ||
-	    intern_opt(b, &dst->check, src->check) < 0 ||
-	    intern_opt(b, &dst->raw, src->raw) < 0)
+	if (copy_str(b, &dst->strip, src->strip) < 0 ||
+	    copy_str(b, &dst->prepend, src->prepend) < 0 ||
+	    copy_str(b, &dst->host, src->host) < 0 ||
+	    copy_str(b, &dst->redirect_url, src->redirect_url) < 0 ||
+	    copy_str(b, &dst->register_name, src->register_name) < 0 ||
+	    copy_str(b, &dst->check, src->check) < 0 ||
+	    copy_str(b, &dst->raw, src->raw) < 0)
 		return -ENOMEM;
 	dst->allow = NULL;
 	dst->deny = NULL;
@@ -563,10 +636,28 @@ static int same_tags(const struct rt_cmd *a, const struct rt_cmd *c)
 	return 1;
 }
 
+/* A tag, interned. Tags come from a small vocabulary (versions, zones,
+ * canary) that repeats in no particular order: a small direct-mapped
+ * cache of interned tags answers most of them with one comparison. */
+static const char *intern_tag(struct rt_builder *b, const char *s)
+{
+	size_t n = strlen(s);
+	unsigned k = n ? (unsigned)(n * 31 + (unsigned char)s[0] * 7 +
+				    (unsigned char)s[n - 1]) : 0;
+	const char **slot = &b->tag_cache[k % RT_TAG_CACHE];
+
+	if (*slot && strcmp(*slot, s) == 0)
+		return *slot;
+	*slot = rt_strset_intern(&b->strs, s, n);
+	return *slot;
+}
+
 static int apply_add(struct rt_builder *b, const struct rt_cmd *c)
 {
-	const char *host, *path, *s0, *a;
-	size_t n, slen, alen;
+	const char *host, *path, *s0, *a, *dflt;
+	size_t n, slen, alen, ulen, ilen, plen;
+	uint64_t hh, ph;
+	char *p;
 	struct rt_build_target *t;
 	struct ident k;
 
@@ -589,15 +680,25 @@ static int apply_add(struct rt_builder *b, const struct rt_cmd *c)
 	}
 	/* Generated commands come grouped by service and route: the
 	 * previous add's interned strings are the likely answer. */
-	if (b->prev && strcmp(b->prev->host, c->host) == 0)
+	if (b->prev && strcmp(b->prev->host, c->host) == 0) {
 		host = b->prev_host;
-	else if (!(host = lower_host(b, c->host, &n)) ||
-		 !(host = rt_strset_intern(&b->strs, host, n)))
-		return -ENOMEM;
-	if (b->prev && strcmp(b->prev->path, c->path) == 0)
+		hh = b->prev_host_hash;
+	} else {
+		if (!(host = lower_host(b, c->host, &n)))
+			return -ENOMEM;
+		hh = rt_hash_bytes(host, n);
+		if (!(host = rt_strset_intern_h(&b->strs, host, n, hh)))
+			return -ENOMEM;
+	}
+	if (b->prev && strcmp(b->prev->path, c->path) == 0) {
 		path = b->prev_path;
-	else if (!(path = intern(b, c->path)))
-		return -ENOMEM;
+		ph = b->prev_path_hash;
+	} else {
+		n = strlen(c->path);
+		ph = rt_hash_bytes(c->path, n);
+		if (!(path = rt_strset_intern_h(&b->strs, c->path, n, ph)))
+			return -ENOMEM;
+	}
 	if (b->prev && strcmp(b->prev->service, c->service) == 0)
 		k.service = b->prev_service;
 	else if (!(k.service = intern(b, c->service)))
@@ -616,29 +717,30 @@ static int apply_add(struct rt_builder *b, const struct rt_cmd *c)
 			if (b->prev && i < b->prev->ntags &&
 			    same_str(b->prev->tags[i], c->tags[i]))
 				k.tags[i] = b->prev_tags[i];
-			else if (!(k.tags[i] = intern(b, c->tags[i] ? c->tags[i] : "")))
+			else if (!(k.tags[i] = intern_tag(b, c->tags[i] ? c->tags[i] : "")))
 				return -ENOMEM;
 		}
 	}
 	k.ntags = (uint32_t)c->ntags;
 	if (b->prev && host == b->prev_host && path == b->prev_path)
 		k.route = b->prev_route;
-	else if ((k.route = route_get(b, host, path)) == NONE)
+	else if ((k.route = route_get(b, host, path, route_hash(hh, ph))) == NONE)
 		return -ENOMEM;
 	b->prev = c;
 	b->prev_host = host;
 	b->prev_path = path;
+	b->prev_host_hash = hh;
+	b->prev_path_hash = ph;
 	b->prev_service = k.service;
 	b->prev_tags = k.tags;
 	b->prev_route = k.route;
 	k.url = c->dst;
-	k.url_hash = rt_hash_bytes(c->dst, strlen(c->dst));
+	ulen = strlen(c->dst);
+	k.url_hash = rt_hash_bytes(c->dst, ulen);
 	k.hash = dedup_hash(k.route, k.service, k.url_hash, k.fixed, k.tags,
 			    k.ntags);
 	if (dedup_has(b, &k))
 		return 0;
-	if (dedup_reserve(b, (uint64_t)b->ndedup + 1) < 0)
-		return -ENOMEM;
 	if (b->nt == b->capt) {
 		uint32_t cap = b->capt ? b->capt * 2 : 64;
 
@@ -652,12 +754,30 @@ static int apply_add(struct rt_builder *b, const struct rt_cmd *c)
 	}
 	t = &b->t[b->nt];
 	memset(t, 0, sizeof(*t));
-	if (url_addr(b, s0, slen, a, alen, &t->scheme, &t->addr) < 0 ||
-	    !(t->url = arena_str(b, c->dst)) ||
-	    (c->instance && !(t->instance = arena_str(b, c->instance))) ||
+	if (url_scheme(b, s0, slen, a, alen, &t->scheme, &dflt) < 0 ||
 	    !(t->opts = target_opts(b, &c->opts)))
 		return -ENOMEM;
-	t->identity = rt_target_identity(t->instance, t->addr);
+	/* url, addr and instance in one piece of the arena */
+	ilen = c->instance ? strlen(c->instance) + 1 : 0;
+	plen = strlen(dflt);
+	if (!(p = rt_arena_alloc_uninit(b->arena, ulen + alen + plen + ilen + 2,
+					1)))
+		return -ENOMEM;
+	t->url = p;
+	memcpy(p, c->dst, ulen + 1);
+	p += ulen + 1;
+	t->addr = p;
+	memcpy(p, a, alen);
+	memcpy(p + alen, dflt, plen);
+	p[alen + plen] = '\0';
+	p += alen + plen + 1;
+	if (c->instance) {
+		t->instance = p;
+		memcpy(p, c->instance, ilen);
+	}
+	t->identity = c->instance ? identity_of(t->instance, ilen - 1, t->addr,
+						alen + plen)
+				  : identity_of("", 0, t->addr, alen + plen);
 	t->dedup_hash = k.hash;
 	t->url_hash = k.url_hash;
 	t->service = k.service;
@@ -666,15 +786,8 @@ static int apply_add(struct rt_builder *b, const struct rt_cmd *c)
 	t->route = k.route;
 	t->next = NONE;
 	t->fixed = k.fixed;
-	if (b->r[k.route].tail == NONE)
-		b->r[k.route].head = b->nt;
-	else
-		b->t[b->r[k.route].tail].next = b->nt;
-	b->r[k.route].tail = b->nt;
-	b->r[k.route].nlive++;
-	dedup_put(b, b->nt);
 	b->nt++;
-	return 0;
+	return route_append(b, b->nt - 1);
 }
 
 /* ---- selecting targets for del and weight ----------------------------------- */
@@ -745,13 +858,17 @@ static void selector_init(const struct rt_builder *b, const struct rt_cmd *c,
 static uint32_t cmd_route(struct rt_builder *b, const struct rt_cmd *c)
 {
 	const char *host, *path;
+	uint64_t hh, ph;
 	size_t n;
 
 	if (!c->host || !c->path || !(host = lower_host(b, c->host, &n)))
 		return NONE;
-	host = rt_strset_find(&b->strs, host, n);
-	path = rt_strset_find(&b->strs, c->path, strlen(c->path));
-	return route_find(b, host, path);
+	hh = rt_hash_bytes(host, n);
+	host = rt_strset_find_h(&b->strs, host, n, hh);
+	n = strlen(c->path);
+	ph = rt_hash_bytes(c->path, n);
+	path = rt_strset_find_h(&b->strs, c->path, n, ph);
+	return route_find(b, host, path, route_hash(hh, ph));
 }
 
 static void kill_target(struct rt_builder *b, uint32_t ti)
@@ -838,14 +955,51 @@ static int apply_weight(struct rt_builder *b, const struct rt_cmd *c)
 		 * old entry stays but no longer compares equal */
 		t->dedup_hash = dedup_hash(t->route, t->service, t->url_hash,
 					   t->fixed, t->tags, t->ntags);
-		if (dedup_reserve(b, (uint64_t)b->ndedup + 1) < 0) {
+		if (route_hashed(&b->r[route]) && dedup_add(b, ti) < 0) {
 			rc = -ENOMEM;
 			goto out;
 		}
-		dedup_put(b, ti);
 	}
 out:
 	return rc;
+}
+
+/* Start loading the string slot of s unless it is the same as the
+ * previous command's (which the builder remembers); its hash, or 0. */
+static uint64_t prefetch_str(const struct rt_builder *b, const char *s,
+			     const char *before)
+{
+	uint64_t h;
+
+	if (!s || (before && strcmp(s, before) == 0))
+		return 0;
+	h = str_hash(s);
+	rt_strset_prefetch(&b->strs, h);
+	return h;
+}
+
+void rt_builder_prefetch(const struct rt_builder *b, const struct rt_cmd *c,
+			 const struct rt_cmd *before)
+{
+	uint64_t hh, ph;
+
+	if (!b->strs.cap)
+		return;
+	if (before && before->kind != c->kind)
+		before = NULL;
+	/* not the tags: they come from few words that stay in cache */
+	prefetch_str(b, c->service, before ? before->service : NULL);
+	if (!c->host || !c->path)
+		return;
+	/* hosts are lower case already unless built by hand */
+	hh = prefetch_str(b, c->host, before ? before->host : NULL);
+	ph = prefetch_str(b, c->path, before ? before->path : NULL);
+	if (b->route_cap && (hh || ph)) {
+		uint64_t h = route_hash(hh ? hh : str_hash(c->host),
+					ph ? ph : str_hash(c->path));
+
+		__builtin_prefetch(&b->route_slots[(uint32_t)h & (b->route_cap - 1)]);
+	}
 }
 
 int rt_builder_apply(struct rt_builder *b, const struct rt_cmd *c)

@@ -7,11 +7,68 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "routes/rt_cmd.h"
+
+/*
+ * The storage of commands' strings: chunks that commands are carved from
+ * one after the other. A chunk counts the commands holding strings in it
+ * and the list still filling it, and goes with the last of them; the
+ * count is atomic because commands may be moved and cleared anywhere.
+ */
+struct store {
+	atomic_size_t refs;
+	size_t size;
+	size_t used;
+	_Alignas(max_align_t) unsigned char data[];
+};
+
+/* Big enough that a rebuild of 30,000 commands makes a few hundred
+ * allocations, small enough that a command kept alone keeps little. */
+#define STORE_CHUNK (8 * 1024)
+
+static void store_unref(void *p)
+{
+	struct store *st = p;
+
+	if (st && atomic_fetch_sub_explicit(&st->refs, 1,
+					    memory_order_acq_rel) == 1)
+		free(st);
+}
+
+void *rt_cmd_store(struct rt_cmd_list *l, struct rt_cmd *c, size_t size)
+{
+	struct store *st = l->store;
+	size_t need = (size + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
+	void *p;
+
+	if (need < size)
+		return NULL;
+	if (!st || st->size - st->used < need) {
+		size_t cap = need > STORE_CHUNK ? need : STORE_CHUNK;
+
+		if (cap > SIZE_MAX - sizeof(*st))
+			return NULL;
+		st = malloc(sizeof(*st) + cap);
+		if (!st)
+			return NULL;
+		atomic_init(&st->refs, 1);
+		st->size = cap;
+		st->used = 0;
+		store_unref(l->store);
+		l->store = st;
+	}
+	p = st->data + st->used;
+	st->used += need;
+	atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
+	c->block = st;
+	return p;
+}
 
 struct rt_cmd *rt_cmd_list_push(struct rt_cmd_list *l)
 {
@@ -59,10 +116,9 @@ int rt_cmd_list_error(struct rt_cmd_list *l, unsigned line, const char *field,
 	return 0;
 }
 
-void rt_opts_clear(struct rt_opts *o)
+/* Free what the options point to, without zeroing them. */
+static void opts_free(struct rt_opts *o)
 {
-	if (!o)
-		return;
 	free(o->strip);
 	free(o->prepend);
 	free(o->host);
@@ -72,23 +128,44 @@ void rt_opts_clear(struct rt_opts *o)
 	free(o->register_name);
 	free(o->check);
 	free(o->raw);
+}
+
+void rt_opts_clear(struct rt_opts *o)
+{
+	if (!o)
+		return;
+	opts_free(o);
 	memset(o, 0, sizeof(*o));
+}
+
+/* Free what a command points to, without zeroing it. */
+static void cmd_free(struct rt_cmd *c)
+{
+	if (c->block) {
+		store_unref(c->block);
+	} else {
+		free(c->service);
+		free(c->instance);
+		free(c->src);
+		free(c->host);
+		free(c->path);
+		free(c->dst);
+		for (size_t i = 0; i < c->ntags; i++)
+			free(c->tags[i]);
+		free(c->tags);
+	}
+	/* options are set on few commands: skip the calls when empty */
+	if (c->opts.raw || c->opts.strip || c->opts.prepend || c->opts.host ||
+	    c->opts.redirect_url || c->opts.allow || c->opts.deny ||
+	    c->opts.register_name || c->opts.check)
+		opts_free(&c->opts);
 }
 
 void rt_cmd_clear(struct rt_cmd *c)
 {
 	if (!c)
 		return;
-	free(c->service);
-	free(c->instance);
-	free(c->src);
-	free(c->host);
-	free(c->path);
-	free(c->dst);
-	for (size_t i = 0; i < c->ntags; i++)
-		free(c->tags[i]);
-	free(c->tags);
-	rt_opts_clear(&c->opts);
+	cmd_free(c);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -96,10 +173,12 @@ void rt_cmd_list_clear(struct rt_cmd_list *l)
 {
 	if (!l)
 		return;
+	/* the array goes too: its commands need no zeroing */
 	for (size_t i = 0; i < l->n; i++)
-		rt_cmd_clear(&l->v[i]);
+		cmd_free(&l->v[i]);
 	free(l->v);
 	free(l->errs);
+	store_unref(l->store);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -154,6 +233,46 @@ int rt_opts_copy(struct rt_opts *dst, const struct rt_opts *src)
 		rt_opts_clear(dst);
 		return -ENOMEM;
 	}
+	return 0;
+}
+
+int rt_cmd_unpack(struct rt_cmd *c)
+{
+	struct rt_cmd u;
+	int fail = 0;
+
+	if (!c->block)
+		return 0;
+	memset(&u, 0, sizeof(u));
+	u.service = dup_or_null(c->service, &fail);
+	u.instance = dup_or_null(c->instance, &fail);
+	u.src = dup_or_null(c->src, &fail);
+	u.host = dup_or_null(c->host, &fail);
+	u.path = dup_or_null(c->path, &fail);
+	u.dst = dup_or_null(c->dst, &fail);
+	if (c->ntags) {
+		u.tags = calloc(c->ntags, sizeof(*u.tags));
+		if (!u.tags)
+			fail = 1;
+		for (size_t i = 0; u.tags && i < c->ntags; i++) {
+			u.tags[i] = dup_or_null(c->tags[i], &fail);
+			u.ntags = i + 1;
+		}
+	}
+	if (fail) {
+		rt_cmd_clear(&u);
+		return -ENOMEM;
+	}
+	store_unref(c->block);
+	c->block = NULL;
+	c->service = u.service;
+	c->instance = u.instance;
+	c->src = u.src;
+	c->host = u.host;
+	c->path = u.path;
+	c->dst = u.dst;
+	c->tags = u.tags;
+	c->ntags = u.ntags;
 	return 0;
 }
 

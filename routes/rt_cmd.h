@@ -10,7 +10,10 @@
  *   route weight <svc> <src> weight <w>[ tags "<t1>,<t2>"]
  *   route weight <src> weight <w> tags "<t1>,<t2>"
  * src is host/path, /path, host or :port. A command owns all its strings;
- * rt_cmd_list_clear() frees them (NULL-safe, idempotent).
+ * rt_cmd_list_clear() frees them (NULL-safe, idempotent). A command whose
+ * block is set keeps its strings in storage shared with other commands
+ * (it holds a reference to it): to replace one of them with free() and a
+ * new string, rt_cmd_unpack() it first.
  */
 #ifndef RT_CMD_H
 #define RT_CMD_H
@@ -75,6 +78,14 @@ struct rt_cmd {
 	char **tags;             /* tags "a,b", split and trimmed */
 	size_t ntags;
 	struct rt_opts opts;     /* add only */
+	void *block;             /* NULL, or the storage that holds service,
+				  * instance, src, host, path, dst, the tags
+				  * array and the tags (commands made by
+				  * rt_tags), shared with other commands: the
+				  * command holds a reference, which
+				  * rt_cmd_clear drops instead of freeing
+				  * those fields one by one. Options are
+				  * always allocated on their own. */
 };
 
 /* Where and why one line was rejected: "line 3: route add: bad weight
@@ -92,6 +103,9 @@ struct rt_cmd_list {
 	struct rt_err *errs;     /* lines that were skipped */
 	size_t nerrs;
 	size_t errs_cap;
+	void *store;             /* the storage new commands' strings are
+				  * carved from (rt_cmd_store); the list
+				  * holds a reference until it is cleared */
 };
 
 /* Append an empty command (zeroed) and return it; NULL when out of memory. */
@@ -102,8 +116,23 @@ int rt_cmd_list_error(struct rt_cmd_list *l, unsigned line, const char *field,
 void rt_cmd_list_clear(struct rt_cmd_list *l);
 /* Free one command's strings, tags and options and zero it (NULL-safe). */
 void rt_cmd_clear(struct rt_cmd *c);
-/* Deep copy of a command into dst (overwritten, not freed first); 0 or
- * -ENOMEM, dst zeroed on failure. */
+/* Give each string of a packed command (block set) an allocation of its
+ * own and drop its reference to the storage, so that fields can be
+ * replaced one by one. A no-op for other commands. 0, or -ENOMEM with c
+ * unchanged. */
+int rt_cmd_unpack(struct rt_cmd *c);
+/*
+ * For makers of commands: size bytes (aligned for pointers) for the
+ * strings of c, which has no block yet, carved from l's storage: tens of
+ * thousands of commands then cost a few hundred allocations. c->block is
+ * set and holds a reference; the memory lives until the last command
+ * holding it is cleared, wherever the commands were moved. NULL when out
+ * of memory.
+ */
+void *rt_cmd_store(struct rt_cmd_list *l, struct rt_cmd *c, size_t size);
+/* Deep copy of a command into dst (overwritten, not freed first), each
+ * string allocated on its own (dst->block NULL); 0 or -ENOMEM, dst zeroed
+ * on failure. */
 int rt_cmd_copy(struct rt_cmd *dst, const struct rt_cmd *src);
 void rt_opts_clear(struct rt_opts *o);
 /* Deep copy of options; 0 or -ENOMEM. */

@@ -150,6 +150,10 @@ int rt_host_index_build(struct rt_table *t)
 		uint32_t s = (uint32_t)h & hi->mask;
 		struct rt_host_slot *e;
 
+		/* hosts in sorted order lie all over the arena */
+		if (g + 8 < t->nexact)
+			__builtin_prefetch(t->routes[t->groups[g + 8].first_route].host);
+
 		/* no request host is longer: it could never be found */
 		if (len > RT_HOST_MAX)
 			continue;

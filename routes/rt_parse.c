@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,41 @@ static int trailing(struct line *ln, size_t i)
 		    ln->t[i].s, ln->t[i].quoted ? "\"" : "'");
 }
 
+/*
+ * A weight written as plain digits with at most one '.', 15 digits at
+ * most ("0.05"): the digits as an integer m below 2^53 and a power of ten
+ * up to 10^15 are exact doubles, so m / 10^k, rounded once, is what
+ * strtod returns (Clinger's fast path). 0 with *out, or -1: not such a
+ * number.
+ */
+static int plain_decimal(const char *s, size_t len, double *out)
+{
+	static const double pow10[] = {
+		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+		1e11, 1e12, 1e13, 1e14, 1e15
+	};
+	uint64_t m = 0;
+	int digits = 0, frac = -1;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] >= '0' && s[i] <= '9') {
+			if (++digits > 15)
+				return -1;
+			m = m * 10 + (uint64_t)(s[i] - '0');
+			if (frac >= 0)
+				frac++;
+		} else if (s[i] == '.' && frac < 0) {
+			frac = 0;
+		} else {
+			return -1;
+		}
+	}
+	if (digits == 0)
+		return -1;
+	*out = (double)m / pow10[frac < 0 ? 0 : frac];
+	return 0;
+}
+
 int rt_weight_parse(const char *s, size_t len, double *w, const char **why)
 {
 	char buf[64], *end;
@@ -190,6 +226,10 @@ int rt_weight_parse(const char *s, size_t len, double *w, const char **why)
 	*why = "not a number";
 	if (len == 0 || len >= sizeof(buf))
 		return -EINVAL;
+	if (plain_decimal(s, len, &v) == 0) {
+		*w = v;
+		return 0;
+	}
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	/* strtod would take leading spaces, "inf", "nan" and hex */
@@ -223,12 +263,10 @@ static int set_dup(char **slot, const char *s, size_t len)
 	return 0;
 }
 
-int rt_cmd_set_src(struct rt_cmd *c, const char *src, size_t len,
-		   const char **why)
+int rt_src_check(const char *src, size_t len, size_t *hlen,
+		 const char **why)
 {
 	const char *slash;
-	size_t hlen;
-	int rc;
 
 	*why = "";
 	if (len == 0) {
@@ -246,7 +284,7 @@ int rt_cmd_set_src(struct rt_cmd *c, const char *src, size_t len,
 		}
 	}
 	slash = memchr(src, '/', len);
-	hlen = slash ? (size_t)(slash - src) : len;
+	*hlen = slash ? (size_t)(slash - src) : len;
 	if (src[0] == ':') {
 		unsigned long port = 0;
 
@@ -266,6 +304,19 @@ int rt_cmd_set_src(struct rt_cmd *c, const char *src, size_t len,
 			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+int rt_cmd_set_src(struct rt_cmd *c, const char *src, size_t len,
+		   const char **why)
+{
+	size_t hlen;
+	int rc = rt_src_check(src, len, &hlen, why);
+
+	if (rc < 0)
+		return rc;
+	if (c->block && rt_cmd_unpack(c) < 0)
+		return -ENOMEM;
 	if ((rc = set_dup(&c->src, src, len)) < 0 ||
 	    (rc = set_dup(&c->host, src, hlen)) < 0)
 		return rc;
@@ -274,8 +325,8 @@ int rt_cmd_set_src(struct rt_cmd *c, const char *src, size_t len,
 			*h = (char)(*h - 'A' + 'a');
 	if (src[0] == ':')
 		rc = set_dup(&c->path, "", 0);
-	else if (slash)
-		rc = set_dup(&c->path, slash, len - hlen);
+	else if (hlen < len)
+		rc = set_dup(&c->path, src + hlen, len - hlen);
 	else
 		rc = set_dup(&c->path, "/", 1);
 	return rc;
@@ -570,9 +621,14 @@ int rt_parse(const char *text, size_t len, struct rt_cmd_list *out)
 			le--;
 		if (s == le || *s == '#' || (le - s >= 2 && s[0] == '/' && s[1] == '/'))
 			continue;
-		memset(&ln, 0, sizeof(ln));
-		memset(&c, 0, sizeof(c));
+		/* what fail() and the parsers read is set by them or here */
 		ln.verb = "route";
+		ln.n = 0;
+		ln.t[0].s = "";
+		ln.t[0].len = 0;
+		ln.t[0].quoted = 0;
+		ln.field[0] = ln.msg[0] = '\0';
+		memset(&c, 0, sizeof(c));
 		c.line = no;
 		if (memchr(s, '\0', (size_t)(le - s)))
 			rc = fail(&ln, "route", "NUL byte in line");

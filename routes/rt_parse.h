@@ -45,6 +45,10 @@ int rt_parse(const char *text, size_t len, struct rt_cmd_list *out);
  */
 int rt_cmd_set_src(struct rt_cmd *c, const char *src, size_t len,
 		   const char **why);
+/* The checks of rt_cmd_set_src alone: 0 with *hlen the length of the
+ * host part (up to the first '/'), or -EINVAL with *why. Stores nothing. */
+int rt_src_check(const char *src, size_t len, size_t *hlen,
+		 const char **why);
 
 /* A weight: a finite decimal number >= 0 and nothing else. */
 int rt_weight_parse(const char *s, size_t len, double *w, const char **why);

@@ -145,8 +145,8 @@ int rt_path_index_build(struct rt_table *t, struct rt_arena *tmp)
 	struct rt_path_index *pi = &t->paths;
 	const char **key;
 	uint32_t *key_len, *lens, *bucket_of, *fill;
-	uint64_t cap = 4, bits = 512;
-	uint32_t nr = (uint32_t)t->nroutes;
+	uint64_t cap = 4, bits = 512, *hash;
+	uint32_t nr = (uint32_t)t->nroutes, g;
 
 	memset(pi, 0, sizeof(*pi));
 	if (nr == 0)
@@ -155,7 +155,8 @@ int rt_path_index_build(struct rt_table *t, struct rt_arena *tmp)
 	key_len = rt_arena_alloc_uninit(tmp, nr * sizeof(*key_len), 4);
 	lens = rt_arena_alloc_uninit(tmp, nr * sizeof(*lens), 4);
 	bucket_of = rt_arena_alloc_uninit(tmp, nr * sizeof(*bucket_of), 4);
-	if (!key || !key_len || !lens || !bucket_of)
+	hash = rt_arena_alloc_uninit(tmp, nr * sizeof(*hash), 8);
+	if (!key || !key_len || !lens || !bucket_of || !hash)
 		return -ENOMEM;
 	/* three quarters full at most: probes stay short, and the Bloom
 	 * filter keeps lookups of absent keys out of the table */
@@ -171,43 +172,52 @@ int rt_path_index_build(struct rt_table *t, struct rt_arena *tmp)
 	pi->mask = cap - 1;
 	pi->bloom_mask = bits - 1;
 
-	for (uint32_t g = 0; g < t->ngroups; g++) {
+	/* The keys and their hashes first (the paths, interned while the
+	 * commands were applied, lie all over the arena: fetched ahead),
+	 * then the buckets, each fetched a few routes before it is filled. */
+	for (g = 0; g < t->ngroups; g++) {
 		struct rt_group *gr = &t->groups[g];
 
 		for (uint32_t r = gr->first_route;
 		     r < gr->first_route + gr->nroutes; r++) {
+			uint64_t h = RT_FNV_OFFSET;
+
+			if (r + 8 < nr)
+				__builtin_prefetch(t->routes[r + 8].path);
 			if (route_key(t, r, &key[r], &key_len[r]) < 0)
 				return -ENOMEM;
+			for (uint32_t i = 0; i < key_len[r]; i++)
+				h = rt_fnv_step(h, (unsigned char)key[r][i]);
+			hash[r] = bucket_hash(h, g);
 		}
 		if (group_lens(t, gr, lens, key_len) < 0)
 			return -ENOMEM;
+	}
+	/* Routes go in ascending order, so a bucket's first route is its
+	 * best one and its list comes out sorted. */
+	g = 0;
+	for (uint32_t r = 0; r < nr; r++) {
+		uint64_t h = hash[r];
+		struct rt_bucket *b;
 
-		/* Routes go in ascending order, so a bucket's first route
-		 * is its best one and its list comes out sorted. */
-		for (uint32_t r = gr->first_route;
-		     r < gr->first_route + gr->nroutes; r++) {
-			uint64_t h = RT_FNV_OFFSET;
-			struct rt_bucket *b;
-
-			for (uint32_t i = 0; i < key_len[r]; i++)
-				h = rt_fnv_step(h, (unsigned char)key[r][i]);
-			h = bucket_hash(h, g);
-			b = (struct rt_bucket *)find(pi, h, g, key[r],
-						     key_len[r], 0);
-			if (!b->hash) {
-				b->hash = h;
-				b->key = key[r];
-				b->key_len = key_len[r];
-				b->group = g;
-				b->route = r;
-				if (key_len[r] <= RT_PATH_INLINE)
-					memcpy(b->inl, key[r], key_len[r]);
-				bloom_add(pi, h);
-				pi->nbuckets++;
-			}
-			b->nmore++;
-			bucket_of[r] = (uint32_t)(b - pi->slots);
+		while (r >= t->groups[g].first_route + t->groups[g].nroutes)
+			g++;
+		if (r + 8 < nr)
+			__builtin_prefetch(&pi->slots[hash[r + 8] & pi->mask]);
+		b = (struct rt_bucket *)find(pi, h, g, key[r], key_len[r], 0);
+		if (!b->hash) {
+			b->hash = h;
+			b->key = key[r];
+			b->key_len = key_len[r];
+			b->group = g;
+			b->route = r;
+			if (key_len[r] <= RT_PATH_INLINE)
+				memcpy(b->inl, key[r], key_len[r]);
+			bloom_add(pi, h);
+			pi->nbuckets++;
 		}
+		b->nmore++;
+		bucket_of[r] = (uint32_t)(b - pi->slots);
 	}
 
 	if (t->matcher == RT_MATCH_GLOB) {

@@ -105,10 +105,41 @@ rt_picker_reserve(struct rt_picker *p, size_t need)
 	return 0;
 }
 
-static int
-eligible(const struct rt_target *t, rt_healthy_fn healthy, void *arg)
+/* What a pick needs of target i of r: from the route's side-by-side
+ * entries when the table made them, else from the target itself. The
+ * loops below take an entries flag, constant at each call: the compiler
+ * makes one tight copy of each loop for routes with entries. */
+struct view {
+	const struct rt_target *t;
+	uint64_t identity;
+	uint32_t weight;
+	size_t index;
+};
+
+static inline void
+view_at(const struct rt_route *r, size_t i, struct view *v)
 {
-	return t->weight > 0 && (healthy == NULL || healthy(t, arg) == 1);
+	if (r->pick != NULL) {
+		const struct rt_route_pick *e = &r->pick[i];
+
+		v->t = e->target;
+		v->identity = e->identity;
+		v->weight = e->weight;
+		v->index = e->index;
+	} else {
+		const struct rt_target *t = r->targets[i];
+
+		v->t = t;
+		v->identity = t->identity;
+		v->weight = t->weight;
+		v->index = t->index;
+	}
+}
+
+static inline int
+eligible(const struct view *v, rt_healthy_fn healthy, void *arg)
+{
+	return v->weight > 0 && (healthy == NULL || healthy(v->t, arg) == 1);
 }
 
 /*
@@ -119,24 +150,42 @@ eligible(const struct rt_target *t, rt_healthy_fn healthy, void *arg)
  * make the two passes of a sum-then-walk disagree. Exact while the
  * eligible weights sum below 2^32 (a table's sum to about 10,000).
  */
+static inline const struct rt_target *
+weighted_random(struct rt_picker *p, const struct rt_route *r,
+		rt_healthy_fn healthy, void *arg, int entries)
+{
+	const struct rt_route_pick *e = r->pick;
+	const struct rt_target *chosen = NULL;
+	uint64_t total = 0;
+	struct view v;
+	size_t i, n = r->ntargets;
+
+	for (i = 0; i < n; i++) {
+		if (entries) {
+			if (e[i].weight == 0 ||
+			    (healthy != NULL && healthy(e[i].target, arg) != 1))
+				continue;
+			v.t = e[i].target;
+			v.weight = e[i].weight;
+		} else {
+			view_at(r, i, &v);
+			if (!eligible(&v, healthy, arg))
+				continue;
+		}
+		total += v.weight;
+		if ((next_random(p) >> 32) * total < (uint64_t)v.weight << 32)
+			chosen = v.t;
+	}
+	return chosen;
+}
+
 static const struct rt_target *
 pick_random(struct rt_picker *p, const struct rt_route *r,
 	    rt_healthy_fn healthy, void *arg)
 {
-	const struct rt_target *chosen = NULL;
-	uint64_t total = 0;
-	size_t i;
-
-	for (i = 0; i < r->ntargets; i++) {
-		const struct rt_target *t = r->targets[i];
-
-		if (!eligible(t, healthy, arg))
-			continue;
-		total += t->weight;
-		if ((next_random(p) >> 32) * total < (uint64_t)t->weight << 32)
-			chosen = t;
-	}
-	return chosen;
+	if (r->pick != NULL)
+		return weighted_random(p, r, healthy, arg, 1);
+	return weighted_random(p, r, healthy, arg, 0);
 }
 
 /*
@@ -150,36 +199,49 @@ pick_random(struct rt_picker *p, const struct rt_route *r,
  * the others stays consistent, and the choice is then made at random
  * among all eligible targets instead.
  */
-static const struct rt_target *
-pick_rr(struct rt_picker *p, const struct rt_route *r,
-	rt_healthy_fn healthy, void *arg)
+static inline const struct rt_target *
+round_robin(struct rt_picker *p, const struct rt_route *r,
+	    rt_healthy_fn healthy, void *arg, int entries)
 {
-	struct rt_target *const *targets = r->targets;
+	const struct rt_route_pick *e = r->pick;
 	size_t n = r->ntargets, i, best = n;
 	int64_t best_cw = INT64_MIN, total = 0;
 	int missing = 0;
+	struct view v;
 
 	for (i = 0; i < n; i++) {
-		const struct rt_target *t = targets[i];
 		struct slot *s;
 		int64_t cw;
 		uint64_t take;
 
-		if (!eligible(t, healthy, arg))
-			continue;
-		if (t->index >= p->nslots) {
+		/* Only the entry's address lives across the health call:
+		 * what the pick needs is read after it, from a line just
+		 * loaded. */
+		if (entries) {
+			if (e[i].weight == 0 ||
+			    (healthy != NULL && healthy(e[i].target, arg) != 1))
+				continue;
+			v.identity = e[i].identity;
+			v.weight = e[i].weight;
+			v.index = e[i].index;
+		} else {
+			view_at(r, i, &v);
+			if (!eligible(&v, healthy, arg))
+				continue;
+		}
+		if (v.index >= p->nslots) {
 			missing = 1;
 			continue;
 		}
-		s = &p->slots[t->index];
+		s = &p->slots[v.index];
 		cw = s->cw;
-		if (s->identity != t->identity) {
-			s->identity = t->identity;
-			cw = random_below(p, t->weight);
+		if (s->identity != v.identity) {
+			s->identity = v.identity;
+			cw = random_below(p, v.weight);
 		}
-		cw += t->weight;
+		cw += v.weight;
 		s->cw = cw;
-		total += t->weight;
+		total += v.weight;
 		/* Which target wins is data, not a pattern a branch
 		 * predictor learns: select with a mask, without a jump
 		 * (compilers keep a ?: here as a branch). */
@@ -188,21 +250,37 @@ pick_rr(struct rt_picker *p, const struct rt_route *r,
 				    ((uint64_t)best_cw & ~take));
 		best = (i & take) | (best & ~take);
 	}
-	if (best < n)
-		p->slots[targets[best]->index].cw = best_cw - total;
+	if (best < n) {
+		/* the winner's entry was just read: still in cache */
+		view_at(r, best, &v);
+		p->slots[v.index].cw = best_cw - total;
+	}
 	if (missing)
 		return pick_random(p, r, healthy, arg);
-	return best < n ? targets[best] : NULL;
+	return best < n ? v.t : NULL;
+}
+
+static const struct rt_target *
+pick_rr(struct rt_picker *p, const struct rt_route *r,
+	rt_healthy_fn healthy, void *arg)
+{
+	if (r->pick != NULL)
+		return round_robin(p, r, healthy, arg, 1);
+	return round_robin(p, r, healthy, arg, 0);
 }
 
 const struct rt_target *
 rt_pick(struct rt_picker *p, const struct rt_route *r, rt_healthy_fn healthy,
 	void *arg)
 {
+	struct view v;
+
 	if (r == NULL || r->ntargets == 0)
 		return NULL;
-	if (r->ntargets == 1)
-		return eligible(r->targets[0], healthy, arg) ? r->targets[0] : NULL;
+	if (r->ntargets == 1) {
+		view_at(r, 0, &v);
+		return eligible(&v, healthy, arg) ? v.t : NULL;
+	}
 	if (p->strategy == RT_STRATEGY_RND)
 		return pick_random(p, r, healthy, arg);
 	return pick_rr(p, r, healthy, arg);

@@ -16,12 +16,27 @@
 
 static atomic_uint_fast64_t generations;
 
+/* How many commands ahead of the one applied the builder starts loading
+ * what the next ones need (rt_builder_prefetch). */
+#define PREFETCH_AHEAD 4
+
+/* Start loading n cache lines from p on. The lines may run past the
+ * object p points to (a prefetch never faults), so the addresses are
+ * made as integers. */
+static void prefetch_lines(const void *p, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++)
+		__builtin_prefetch((const void *)((uintptr_t)p +
+						  (uintptr_t)k * RT_CACHE_LINE));
+}
+
 /* ---- freezing ------------------------------------------------------------- */
 
 enum host_class { HOST_EXACT = 0, HOST_WILD, HOST_NONE };
 
 struct group_tmp {
 	const char *host;
+	uint64_t head;             /* key_head(host): most comparisons */
 	enum host_class cls;
 	uint32_t first;            /* into the live-route array */
 	uint32_t n;
@@ -103,6 +118,8 @@ static int group_cmp(const void *pa, const void *pb)
 		return a->cls < b->cls ? -1 : 1;
 	if (a->cls == HOST_WILD)
 		return rt_host_wildcard_cmp(a->host, b->host);
+	if (a->head != b->head)
+		return a->head < b->head ? -1 : 1;
 	return strcmp(a->host, b->host);
 }
 
@@ -129,6 +146,9 @@ static int make_groups(struct freeze *f)
 		const char *h = b->r[i].host;
 		uint32_t s = (uint32_t)rt_mix64((uint64_t)(uintptr_t)h) & mask;
 
+		/* the hosts were interned long ago, each somewhere else */
+		if (i + 8 < b->nr)
+			__builtin_prefetch(b->r[i + 8].host);
 		if (!b->r[i].nlive)
 			continue;
 		while (slots[s] && f->groups[slots[s] - 1].host != h)
@@ -137,6 +157,7 @@ static int make_groups(struct freeze *f)
 			struct group_tmp *g = &f->groups[f->ngroups++];
 
 			g->host = h;
+			g->head = key_head(h, 0);
 			g->cls = !*h ? HOST_NONE : rt_host_is_wildcard(h)
 							 ? HOST_WILD : HOST_EXACT;
 			g->n = 0;
@@ -185,6 +206,12 @@ static void sort_group(const struct freeze *f, uint32_t *run, uint32_t n,
 	if (n < 2)
 		return;
 	for (uint32_t i = 0; i < n; i++) {
+		/* routes and their paths are visited out of the order they
+		 * were made in: fetch both ahead */
+		if (i + 16 < n)
+			__builtin_prefetch(&f->b->r[run[i + 16]]);
+		if (i + 8 < n)
+			__builtin_prefetch(f->b->r[run[i + 8]].path);
 		rec[i].key = f->b->r[run[i]].path;
 		rec[i].head = key_head(rec[i].key, fold);
 		rec[i].route = run[i];
@@ -243,13 +270,15 @@ static int freeze(struct freeze *f)
 	struct rt_table *t = f->t;
 	struct rt_builder *b = f->b;
 	struct rt_target **tptr;
+	struct rt_route_pick *pick;
 	struct sort_rec *rec;
 	double *fixed, *share;
-	size_t ntargets = 0, maxn = 0, ti = 0;
-	uint32_t ri = 0;
+	size_t ntargets = 0, maxn = 0, ti = 0, nwild = 0;
 
 	if (make_groups(f) < 0)
 		return -ENOMEM;
+	for (uint32_t gi = 0; gi < f->ngroups; gi++)
+		nwild += f->groups[gi].cls == HOST_WILD;
 	for (uint32_t i = 0; i < f->nlive; i++) {
 		size_t n = b->r[f->live[i]].nlive;
 
@@ -260,29 +289,32 @@ static int freeze(struct freeze *f)
 	t->nroutes = f->nlive;
 	t->ntargets = ntargets;
 	t->ngroups = f->ngroups;
-	t->routes = rt_arena_alloc(&t->arena, t->nroutes * sizeof(*t->routes), 8);
+	/* a route is 64 bytes: aligned, one cache line each for picking */
+	t->routes = rt_arena_alloc(&t->arena, t->nroutes * sizeof(*t->routes),
+				   RT_CACHE_LINE);
 	/* every target and pointer is written below */
 	t->targets = rt_arena_alloc_uninit(&t->arena,
 					   ntargets * sizeof(*t->targets), 8);
 	tptr = rt_arena_alloc_uninit(&t->arena, ntargets * sizeof(*tptr), 8);
+	pick = rt_arena_alloc_uninit(&t->arena, ntargets * sizeof(*pick),
+				     RT_CACHE_LINE);
 	t->groups = rt_arena_alloc(&t->arena, t->ngroups * sizeof(*t->groups),
 				   RT_CACHE_LINE);
-	t->wild = rt_arena_alloc(&t->arena, t->ngroups * sizeof(*t->wild), 8);
+	t->wild = rt_arena_alloc(&t->arena, nwild * sizeof(*t->wild), 8);
 	fixed = rt_arena_alloc_uninit(&b->tmp, (maxn + 1) * sizeof(*fixed), 8);
 	share = rt_arena_alloc_uninit(&b->tmp, (maxn + 1) * sizeof(*share), 8);
 	rec = rt_arena_alloc_uninit(&b->tmp, ((size_t)f->nlive + 1) *
 				    sizeof(*rec), 8);
-	if (!t->routes || !t->targets || !tptr || !t->groups || !t->wild ||
-	    !fixed || !share || !rec)
+	if (!t->routes || !t->targets || !tptr || !pick || !t->groups ||
+	    !t->wild || !fixed || !share || !rec)
 		return -ENOMEM;
 
 	for (uint32_t gi = 0; gi < f->ngroups; gi++) {
 		const struct group_tmp *gt = &f->groups[gi];
 		struct rt_group *g = &t->groups[gi];
-		uint32_t *run = f->live + gt->first;
 
-		sort_group(f, run, gt->n, rec);
-		g->first_route = ri;
+		sort_group(f, f->live + gt->first, gt->n, rec);
+		g->first_route = gt->first;
 		g->nroutes = gt->n;
 		if (gt->cls == HOST_EXACT) {
 			t->nexact++;
@@ -295,25 +327,47 @@ static int freeze(struct freeze *f)
 		} else {
 			t->hostless = (int32_t)gi;
 		}
+	}
 
-		for (uint32_t k = 0; k < gt->n; k++, ri++) {
-			const struct rt_build_route *br = &b->r[run[k]];
-			struct rt_route *r = &t->routes[ri];
+	/* The groups' routes are contiguous in f->live, in lookup order. The
+	 * builder's routes and targets are visited in that order, which is
+	 * not the order they were made in: fetch them a few routes ahead. */
+	for (uint32_t ri = 0; ri < f->nlive; ri++) {
+		const struct rt_build_route *br = &b->r[f->live[ri]];
+		struct rt_route *r = &t->routes[ri];
 
-			r->host = (char *)br->host;
-			r->path = (char *)br->path;
-			r->targets = tptr + ti;
-			r->index = ri;
-			for (uint32_t x = br->head; x != UINT32_MAX; x = b->t[x].next) {
-				if (b->t[x].dead)
-					continue;
-				rt_builder_freeze_target(&b->t[x], &t->targets[ti]);
-				t->targets[ti].index = ti;
-				tptr[ti] = &t->targets[ti];
-				ti++;
-				r->ntargets++;
-			}
-			weigh(r, fixed, share);
+		if (ri + 8 < f->nlive)
+			__builtin_prefetch(&b->r[f->live[ri + 8]]);
+		if (ri + 4 < f->nlive) {
+			/* a route's targets were mostly made one after another */
+			prefetch_lines(&b->t[b->r[f->live[ri + 4]].head], 5);
+		}
+		if (ri + 2 < f->nlive)
+			__builtin_prefetch(b->t[b->r[f->live[ri + 2]].head].opts);
+		r->host = (char *)br->host;
+		r->path = (char *)br->path;
+		r->targets = tptr + ti;
+		r->index = ri;
+		for (uint32_t x = br->head; x != UINT32_MAX; x = b->t[x].next) {
+			if (b->t[x].dead)
+				continue;
+			rt_builder_freeze_target(&b->t[x], &t->targets[ti]);
+			t->targets[ti].index = ti;
+			tptr[ti] = &t->targets[ti];
+			ti++;
+			r->ntargets++;
+		}
+		weigh(r, fixed, share);
+		r->pick = pick + (r->targets - tptr);
+		for (size_t i = 0; i < r->ntargets; i++) {
+			const struct rt_target *x = r->targets[i];
+
+			pick[x->index] = (struct rt_route_pick){
+				.target = x,
+				.identity = x->identity,
+				.weight = x->weight,
+				.index = (uint32_t)x->index,
+			};
 		}
 	}
 
@@ -342,10 +396,13 @@ static int freeze(struct freeze *f)
 static struct rt_table *table_new(void)
 {
 	struct rt_arena a = { 0 };
-	struct rt_table *t = rt_arena_alloc(&a, sizeof(*t), _Alignof(struct rt_table));
+	struct rt_table *t;
 
+	rt_arena_pool_hold();
+	t = rt_arena_alloc(&a, sizeof(*t), _Alignof(struct rt_table));
 	if (!t) {
 		rt_arena_free(&a);
+		rt_arena_pool_release();
 		return NULL;
 	}
 	t->arena = a;
@@ -360,6 +417,7 @@ static void table_free(struct rt_table *t)
 		return;
 	a = t->arena;   /* t itself is in there */
 	rt_arena_free(&a);
+	rt_arena_pool_release();
 }
 
 struct rt_table *rt_table_build(const struct rt_cmd_list *cmds,
@@ -389,6 +447,17 @@ struct rt_table *rt_table_build(const struct rt_cmd_list *cmds,
 	if (rt_builder_reserve(&b, nadd) < 0)
 		goto fail;
 	for (size_t i = 0; cmds && i < cmds->n; i++) {
+		/* the strings of later commands first (rt_tags keeps a
+		 * command's strings together), then what they will look up */
+		if (i + 2 * PREFETCH_AHEAD < cmds->n) {
+			const char *s = cmds->v[i + 2 * PREFETCH_AHEAD].service;
+
+			if (s)
+				prefetch_lines(s, 2);
+		}
+		if (i + PREFETCH_AHEAD < cmds->n)
+			rt_builder_prefetch(&b, &cmds->v[i + PREFETCH_AHEAD],
+					    &cmds->v[i + PREFETCH_AHEAD - 1]);
 		if (rt_builder_apply(&b, &cmds->v[i]) < 0)
 			goto fail;
 	}

@@ -39,6 +39,16 @@ struct rt_target {
 			       * 0..rt_table.ntargets-1, for per-reader state */
 };
 
+/* What picking reads of one target of a route. A route's entries lie
+ * side by side, so a pick reads one or two cache lines for them instead
+ * of three lines of every struct rt_target. */
+struct rt_route_pick {
+	const struct rt_target *target;
+	uint64_t identity;    /* target->identity */
+	uint32_t weight;      /* target->weight */
+	uint32_t index;       /* target->index */
+};
+
 struct rt_route {
 	char *host;           /* lower-cased, "" for host-less */
 	char *path;           /* "/app", "" for a :port route */
@@ -46,6 +56,9 @@ struct rt_route {
 	size_t ntargets;
 	unsigned total_weight; /* sum of targets' weight */
 	size_t index;         /* 0..rt_table.nroutes-1 */
+	const struct rt_route_pick *pick; /* ntargets entries in the order of
+				 * targets (rt_table_build makes them); NULL:
+				 * rt_pick reads the targets themselves */
 };
 
 struct rt_build_opts {

@@ -62,7 +62,14 @@ void *rt_arena_alloc(struct rt_arena *a, size_t size, size_t align);
 void *rt_arena_alloc_uninit(struct rt_arena *a, size_t size, size_t align);
 /* A NUL-terminated copy of p[0..len). */
 char *rt_arena_strndup(struct rt_arena *a, const char *p, size_t len);
+/* Give the blocks back: to the pool while some table is alive (the next
+ * build takes them, see rt_arena.c), else to malloc. */
 void rt_arena_free(struct rt_arena *a);
+/* Every table holds the pool from its first block to its last: freed
+ * blocks are kept only while someone holds it, and the last release
+ * frees them all. */
+void rt_arena_pool_hold(void);
+void rt_arena_pool_release(void);
 
 /* ---- string interning (build time only) ------------------------------- */
 
@@ -89,6 +96,13 @@ int rt_strset_reserve(struct rt_strset *s, size_t n);
 /* The interned copy when present, else NULL (no insert). */
 const char *rt_strset_find(const struct rt_strset *s, const char *p,
 			   size_t len);
+/* The same with h = rt_hash_bytes(p, len) already at hand. */
+const char *rt_strset_intern_h(struct rt_strset *s, const char *p, size_t len,
+			       uint64_t h);
+const char *rt_strset_find_h(const struct rt_strset *s, const char *p,
+			     size_t len, uint64_t h);
+/* Start loading the slot where a string of hash h is looked for. */
+void rt_strset_prefetch(const struct rt_strset *s, uint64_t h);
 
 /* ---- glob ------------------------------------------------------------- */
 
@@ -187,7 +201,10 @@ struct rt_build_route {
 	uint32_t head;
 	uint32_t tail;
 	uint32_t nlive;
+	uint32_t nchain;           /* targets ever added, dead ones too */
 };
+
+#define RT_TAG_CACHE 64
 
 /* Everything the build needs only while it runs comes from tmp, freed
  * in one go at its end: no small chunks are left behind in malloc's
@@ -202,7 +219,8 @@ struct rt_builder {
 	uint32_t nr, capr;
 	uint32_t *route_slots;     /* route+1 by (host, path) */
 	uint32_t route_cap;
-	uint64_t *dedup_slots;     /* target+1 by what makes targets identical */
+	uint64_t *dedup_slots;     /* target+1 by what makes targets identical,
+				    * for routes with many targets */
 	uint32_t dedup_cap, ndedup;
 	char *scratch;
 	size_t scratch_cap;
@@ -210,11 +228,14 @@ struct rt_builder {
 	const struct rt_cmd *prev; /* the last add, and what it resolved to */
 	const char *prev_host;
 	const char *prev_path;
+	uint64_t prev_host_hash;   /* rt_hash_bytes of prev_host, prev_path */
+	uint64_t prev_path_hash;
 	const char *prev_service;
 	const char **prev_tags;
 	uint32_t prev_route;
 	const char *prev_scheme;   /* the last target's scheme, interned */
 	const struct rt_opts *prev_opts; /* the last target's options */
+	const char *tag_cache[RT_TAG_CACHE]; /* interned tags, see intern_tag */
 };
 
 /* Strings and the targets' arrays go into arena (the table's). 0 or
@@ -229,6 +250,13 @@ int rt_builder_reserve(struct rt_builder *b, size_t nadd);
  * good for rt_builder_free). */
 int rt_builder_apply(struct rt_builder *b, const struct rt_cmd *c);
 void rt_builder_free(struct rt_builder *b);   /* NULL-safe, idempotent */
+/* Start loading what applying c will look up (its strings' slots, its
+ * route's slot), a few commands before it is applied: a build of 30,000
+ * targets otherwise waits on a cache miss for most of them. before is
+ * the command ahead of c (NULL: none); what repeats from it is skipped,
+ * as the builder remembers it. Changes nothing. */
+void rt_builder_prefetch(const struct rt_builder *b, const struct rt_cmd *c,
+			 const struct rt_cmd *before);
 /* The frozen form of bt in out; share, weight and index are left to the
  * caller. */
 void rt_builder_freeze_target(const struct rt_build_target *bt,

@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -11,20 +12,20 @@
 
 static const struct {
 	const char *name;
+	size_t len;
 	enum rt_proto proto;
 } protos[] = {
-	{ "http", RT_PROTO_HTTP },
-	{ "https", RT_PROTO_HTTPS },
-	{ "tcp", RT_PROTO_TCP },
-	{ "grpc", RT_PROTO_GRPC },
-	{ "grpcs", RT_PROTO_GRPCS },
+	{ "http", 4, RT_PROTO_HTTP },
+	{ "https", 5, RT_PROTO_HTTPS },
+	{ "tcp", 3, RT_PROTO_TCP },
+	{ "grpc", 4, RT_PROTO_GRPC },
+	{ "grpcs", 5, RT_PROTO_GRPCS },
 };
 
 int rt_proto_parse(const char *s, size_t len, enum rt_proto *proto)
 {
 	for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++) {
-		if (strlen(protos[i].name) == len &&
-		    memcmp(protos[i].name, s, len) == 0) {
+		if (protos[i].len == len && memcmp(protos[i].name, s, len) == 0) {
 			*proto = protos[i].proto;
 			return 0;
 		}
@@ -50,18 +51,42 @@ static int is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-/* RFC 3986 reg-name characters: unreserved, sub-delims and '%'. */
+/*
+ * Sets of ASCII bytes, bit c of word c / 64, so that a URL is checked
+ * with one test per byte (every generated dst goes through here):
+ * RFC 3986 reg-name characters (unreserved, sub-delims and '%'), scheme
+ * characters (ALPHA DIGIT + - .) and the bytes that end the authority.
+ */
+static const uint64_t host_set[2] = {
+	UINT64_C(0x2bff7ff200000000), UINT64_C(0x47fffffe87fffffe)
+};
+static const uint64_t scheme_set[2] = {
+	UINT64_C(0x03ff680000000000), UINT64_C(0x07fffffe07fffffe)
+};
+static const uint64_t auth_end_set[2] = {
+	UINT64_C(0x8000800800000000), 0
+};
+
+static int in_set(const uint64_t set[2], char ch)
+{
+	unsigned char c = (unsigned char)ch;
+
+	return c < 128 && ((set[c >> 6] >> (c & 63)) & 1);
+}
+
 static int is_host_char(char c)
 {
-	if (is_alpha(c) || is_digit(c))
-		return 1;
-	switch (c) {
-	case '-': case '.': case '_': case '~': case '!': case '$': case '&':
-	case '\'': case '(': case ')': case '*': case '+': case ',': case ';':
-	case '=': case '%':
-		return 1;
-	}
-	return 0;
+	return in_set(host_set, c);
+}
+
+int rt_url_host_ok(const char *s, size_t len)
+{
+	if (len == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!is_host_char(s[i]))
+			return 0;
+	return 1;
 }
 
 static int check_port(const char *s, size_t len)
@@ -183,8 +208,7 @@ int rt_url_check(const char *s, size_t len, enum rt_proto *proto,
 		*why = "no scheme://";
 		return -EINVAL;
 	}
-	while (i < len && (is_alpha(s[i]) || is_digit(s[i]) ||
-			   s[i] == '+' || s[i] == '-' || s[i] == '.'))
+	while (i < len && in_set(scheme_set, s[i]))
 		i++;
 	if (len - i < 3 || memcmp(s + i, "://", 3) != 0) {
 		*why = "no scheme://";
@@ -202,8 +226,7 @@ int rt_url_check(const char *s, size_t len, enum rt_proto *proto,
 	}
 	auth = s + i + 3;
 	alen = 0;
-	while (auth + alen < s + len && auth[alen] != '/' && auth[alen] != '?' &&
-	       auth[alen] != '#')
+	while (auth + alen < s + len && !in_set(auth_end_set, auth[alen]))
 		alen++;
 	if (check_authority(auth, alen, why) < 0)
 		return -EINVAL;

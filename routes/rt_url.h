@@ -20,6 +20,13 @@
 int rt_url_check(const char *s, size_t len, enum rt_proto *proto,
 		 const char **why);
 
+/* Whether s[0..len) is a non-empty host name of the characters
+ * rt_url_check allows in one (no ':', '@', '/', brackets): then
+ * NAME://s:PORT and NAME://s:PORT/, with NAME from rt_proto_name and
+ * PORT 1..65535, pass rt_url_check, and a caller that builds such a URL
+ * need not check it again. */
+int rt_url_host_ok(const char *s, size_t len);
+
 /* proto names: "http", "https", "tcp", "grpc", "grpcs" (exact, lower
  * case). rt_proto_parse returns 0 or -EINVAL; rt_proto_name never NULL. */
 int rt_proto_parse(const char *s, size_t len, enum rt_proto *proto);

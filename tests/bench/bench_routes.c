@@ -5,7 +5,10 @@
  * "over" where a figure misses its target and still exits 0 (exit 1 only
  * when something could not be built at all).
  *
- *   bench_routes [-services N[,N...]] [-builds K]
+ *   bench_routes [-services N[,N...]] [-builds K] [-build-only]
+ *
+ * -build-only stops after the builds and prints their figures alone (for
+ * profiling the rebuild under callgrind or perf).
  *
  * Instances carry tags as real services do: half route by host
  * (urlprefix-svcN.example.com/), half by path (urlprefix-/svcN), every
@@ -15,8 +18,10 @@
  *
  * Build time is the whole rebuild: instances -> rt_tags_commands, the
  * override text -> rt_parse, rt_table_build, freeing the commands; the
- * median of K builds. Memory is what malloc holds for one table (mallinfo2
- * before and after), with rt_table_bytes beside it. Lookup and pick times
+ * median of K builds. Memory is what malloc holds after the first build
+ * (mallinfo2 before and after): the table, and the blocks of its build's
+ * scratch memory that the routes module keeps for the next build; the
+ * table's own rt_table_bytes is printed beside it. Lookup and pick times
  * are medians of batches of 1,000 calls on random existing host/paths
  * (one batch's average per sample, so the clock's own cost is spread).
  */
@@ -80,6 +85,7 @@ struct figures {
 };
 
 static volatile uintptr_t sink;   /* keeps timed calls from being dropped */
+static int build_only;            /* -build-only: no lookups or picks */
 
 static uint64_t
 now_ns(void)
@@ -366,6 +372,10 @@ measure(size_t nservices, unsigned builds, struct figures *fig)
 	fig->table_mb = (double)rt_table_bytes(t) / (1 << 20);
 	fig->routes = rt_table_nroutes(t);
 	fig->targets = rt_table_ntargets(t);
+	if (build_only) {
+		rc = 0;
+		goto out;
+	}
 
 	make_probes(probes, PROBES, nservices, 0x2545f4914f6cdd1du);
 	for (k = 0; k < PROBES; k++) {
@@ -431,7 +441,8 @@ row(const char *figure, size_t services, const char *unit,
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: bench_routes [-services N[,N...]] [-builds K]\n");
+	fprintf(stderr, "usage: bench_routes [-services N[,N...]] [-builds K] "
+		"[-build-only]\n");
 }
 
 int
@@ -456,6 +467,8 @@ main(int argc, char **argv)
 			builds = (unsigned)strtoul(argv[++a], NULL, 10);
 			if (builds == 0)
 				return usage(), 2;
+		} else if (strcmp(argv[a], "-build-only") == 0) {
+			build_only = 1;
 		} else {
 			return usage(), 2;
 		}
@@ -479,6 +492,8 @@ main(int argc, char **argv)
 		    TARGET_BUILD_MS, "<= 30 ms");
 		row("table memory", g->services, "MB", mem, 0,
 		    TARGET_MEMORY_MB, "<= 20 MB");
+		if (build_only)
+			continue;
 		row("lookup", g->services, "ns", g->lookup_ns, 1,
 		    TARGET_LOOKUP_NS, "<= 150 ns");
 		row("pick rr", g->services, "ns", g->pick_rr_ns, 1,
@@ -490,7 +505,7 @@ main(int argc, char **argv)
 		row("pick rnd, cold routes", g->services, "ns",
 		    g->pick_rnd_cold_ns, 1, -1, "-");
 	}
-	if (nsizes >= 2 && fig[0].lookup_ns.median > 0) {
+	if (!build_only && nsizes >= 2 && fig[0].lookup_ns.median > 0) {
 		double ratio = fig[nsizes - 1].lookup_ns.median /
 			       fig[0].lookup_ns.median;
 		char name[64], value[32];
