@@ -6,43 +6,29 @@
 
 #include "lb/lb_buf.h"
 
-static int
-grow(struct lb_buf *b, size_t need)
+int
+lb_buf_grow(struct lb_buf *b, size_t need)
 {
 	size_t cap = b->cap ? b->cap : 256;
 	char *p;
 
+	if (b->oom)
+		return -1;
 	while (cap - b->len < need) {
-		if (cap > SIZE_MAX / 2)
+		if (cap > SIZE_MAX / 2) {
+			b->oom = 1;
 			return -1;
+		}
 		cap *= 2;
 	}
 	p = realloc(b->p, cap);
-	if (p == NULL)
+	if (p == NULL) {
+		b->oom = 1;
 		return -1;
+	}
 	b->p = p;
 	b->cap = cap;
 	return 0;
-}
-
-void
-lb_buf_add(struct lb_buf *b, const void *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->cap - b->len < n && grow(b, n) < 0) {
-		b->oom = 1;
-		return;
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-void
-lb_buf_adds(struct lb_buf *b, const char *s)
-{
-	lb_buf_add(b, s, strlen(s));
 }
 
 void

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct lb_buf {
 	char *p;
@@ -17,10 +18,28 @@ struct lb_buf {
 	int oom;
 };
 
-/* Append n bytes of s. */
-void lb_buf_add(struct lb_buf *b, const void *s, size_t n);
+/* Make room for n more bytes; 0, or -1 (oom set). */
+int lb_buf_grow(struct lb_buf *b, size_t n);
+
+/* Append n bytes of s (inline: a head is built from many small pieces). */
+static inline void
+lb_buf_add(struct lb_buf *b, const void *s, size_t n)
+{
+	if (b->cap - b->len < n && lb_buf_grow(b, n) < 0)
+		return;
+	if (b->oom)
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
 /* Append the NUL-terminated s. */
-void lb_buf_adds(struct lb_buf *b, const char *s);
+static inline void
+lb_buf_adds(struct lb_buf *b, const char *s)
+{
+	lb_buf_add(b, s, strlen(s));
+}
+
 /* Append v in decimal. */
 void lb_buf_addu(struct lb_buf *b, uint64_t v);
 /* Empty it (keeps the memory) and clear oom. */

@@ -20,21 +20,70 @@ struct tokens {
 	size_t n;
 };
 
-static const char *const hop_fields[] = {
-	"connection", "keep-alive", "proxy-connection", "te", "trailer",
-	"transfer-encoding", "upgrade"
+/* The fields the proxy treats specially; the hop-by-hop ones first. */
+enum field_class {
+	F_OTHER = 0,
+	F_CONNECTION,
+	F_KEEP_ALIVE,
+	F_PROXY_CONNECTION,
+	F_TE,
+	F_TRAILER,
+	F_TRANSFER_ENCODING,
+	F_UPGRADE,           /* last hop-by-hop one */
+	F_HOST,
+	F_CONTENT_LENGTH,
+	F_EXPECT,
+	F_XFF,
+	F_FORWARDED,
+	F_X_REAL_IP,
+	F_XF_PROTO,
+	F_XF_PORT,
+	F_XF_HOST,
+	F_XF_PREFIX
 };
+
+#define IS(lit, cls) \
+	if (lb_h1_name_is(n, len, lit)) return cls
+
+/* What a field name is: by length first, so most names cost one switch
+ * and at most two comparisons. */
+static enum field_class
+classify(const char *n, size_t len)
+{
+	switch (len) {
+	case 2: IS("te", F_TE); break;
+	case 4: IS("host", F_HOST); break;
+	case 6: IS("expect", F_EXPECT); break;
+	case 7: IS("trailer", F_TRAILER); IS("upgrade", F_UPGRADE); break;
+	case 9: IS("forwarded", F_FORWARDED); IS("x-real-ip", F_X_REAL_IP);
+		break;
+	case 10: IS("connection", F_CONNECTION);
+		IS("keep-alive", F_KEEP_ALIVE); break;
+	case 14: IS("content-length", F_CONTENT_LENGTH); break;
+	case 15: IS("x-forwarded-for", F_XFF); break;
+	case 16: IS("x-forwarded-host", F_XF_HOST);
+		IS("x-forwarded-port", F_XF_PORT);
+		IS("proxy-connection", F_PROXY_CONNECTION); break;
+	case 17: IS("transfer-encoding", F_TRANSFER_ENCODING);
+		IS("x-forwarded-proto", F_XF_PROTO); break;
+	case 18: IS("x-forwarded-prefix", F_XF_PREFIX); break;
+	default: break;
+	}
+	return F_OTHER;
+}
+
+#undef IS
+
+static int
+is_hop_class(enum field_class c)
+{
+	return c >= F_CONNECTION && c <= F_UPGRADE;
+}
 
 int
 lb_headers_is_hop(const char *name, size_t len)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(hop_fields) / sizeof(hop_fields[0]); i++) {
-		if (lb_h1_name_is(name, len, hop_fields[i]))
-			return 1;
-	}
-	return 0;
+	return is_hop_class(classify(name, len));
 }
 
 static unsigned char
@@ -94,11 +143,11 @@ tokens_has(const struct tokens *t, const char *name, size_t len)
 	return 0;
 }
 
-/* Whether a field of the client is to be dropped as hop-by-hop. */
+/* Whether a field is to be dropped as hop-by-hop. */
 static int
-hop(const struct tokens *t, const char *name, size_t len)
+hop(const struct tokens *t, enum field_class c, const char *name, size_t len)
 {
-	return lb_headers_is_hop(name, len) || tokens_has(t, name, len);
+	return is_hop_class(c) || (t->n > 0 && tokens_has(t, name, len));
 }
 
 static void
@@ -150,20 +199,21 @@ lb_headers_forwarded_value(struct lb_buf *out, const char *v, int as_node)
 	lb_buf_add(out, "\"", 1);
 }
 
-/* Append the values of every client field named name (that is not
+/* Append the values of every client field of class c (named name, not
  * hop-by-hop) joined with ", "; returns how many there were. */
 static int
-join_values(struct lb_buf *b, const struct evkeyvalq *in, const char *name,
-	    const struct tokens *t)
+join_values(struct lb_buf *b, const struct evkeyvalq *in,
+	    enum field_class c, const char *name, const struct tokens *t)
 {
 	const struct evkeyval *h;
 	size_t nlen = strlen(name);
 	int n = 0;
 
+	if (t->n > 0 && tokens_has(t, name, nlen))
+		return 0;
 	TAILQ_FOREACH(h, in, next) {
-		if (!lb_h1_name_is(h->key, strlen(h->key), name))
-			continue;
-		if (tokens_has(t, name, nlen) || h->value[0] == '\0')
+		if (h->value[0] == '\0' ||
+		    classify(h->key, strlen(h->key)) != c)
 			continue;
 		if (n++ > 0)
 			lb_buf_add(b, ", ", 2);
@@ -179,11 +229,16 @@ lb_headers_request(struct lb_buf *out, const struct lb_fwd *f,
 	const struct evkeyval *h;
 	struct tokens t;
 	int has_real_ip = 0, has_proto = 0, has_port = 0, has_host = 0;
+	int nxff = 0, nfwd = 0;
 
 	t.n = 0;
 	TAILQ_FOREACH(h, in, next) {
-		if (lb_h1_name_is(h->key, strlen(h->key), "connection"))
-			tokens_add(&t, h->value, strlen(h->value));
+		if (h->key[0] == 'C' || h->key[0] == 'c') {
+			size_t n = strlen(h->key);
+
+			if (classify(h->key, n) == F_CONNECTION)
+				tokens_add(&t, h->value, strlen(h->value));
+		}
 	}
 
 	lb_buf_adds(out, f->method);
@@ -199,30 +254,48 @@ lb_headers_request(struct lb_buf *out, const struct lb_fwd *f,
 
 	TAILQ_FOREACH(h, in, next) {
 		size_t n = strlen(h->key);
+		enum field_class c = classify(h->key, n);
 
-		if (hop(&t, h->key, n) ||
-		    lb_h1_name_is(h->key, n, "host") ||
-		    lb_h1_name_is(h->key, n, "content-length") ||
-		    lb_h1_name_is(h->key, n, "expect") ||
-		    lb_h1_name_is(h->key, n, "x-forwarded-for") ||
-		    lb_h1_name_is(h->key, n, "forwarded"))
+		if (hop(&t, c, h->key, n))
 			continue;
-		if (f->prefix != NULL &&
-		    lb_h1_name_is(h->key, n, "x-forwarded-prefix"))
+		switch (c) {
+		case F_HOST:
+		case F_CONTENT_LENGTH:
+		case F_EXPECT:
 			continue;
-		if (lb_h1_name_is(h->key, n, "x-real-ip"))
+		case F_XFF:
+			nxff++;
+			continue;
+		case F_FORWARDED:
+			nfwd++;
+			continue;
+		case F_XF_PREFIX:
+			if (f->prefix != NULL)
+				continue;
+			break;
+		case F_X_REAL_IP:
 			has_real_ip = 1;
-		else if (lb_h1_name_is(h->key, n, "x-forwarded-proto"))
+			break;
+		case F_XF_PROTO:
 			has_proto = 1;
-		else if (lb_h1_name_is(h->key, n, "x-forwarded-port"))
+			break;
+		case F_XF_PORT:
 			has_port = 1;
-		else if (lb_h1_name_is(h->key, n, "x-forwarded-host"))
+			break;
+		case F_XF_HOST:
 			has_host = 1;
-		field(out, h->key, h->value);
+			break;
+		default:
+			break;
+		}
+		lb_buf_add(out, h->key, n);
+		lb_buf_add(out, ": ", 2);
+		lb_buf_adds(out, h->value);
+		lb_buf_add(out, "\r\n", 2);
 	}
 
 	lb_buf_adds(out, "X-Forwarded-For: ");
-	if (join_values(out, in, "x-forwarded-for", &t) > 0)
+	if (nxff > 0 && join_values(out, in, F_XFF, "x-forwarded-for", &t) > 0)
 		lb_buf_add(out, ", ", 2);
 	lb_buf_adds(out, f->client_ip);
 	lb_buf_add(out, "\r\n", 2);
@@ -238,7 +311,7 @@ lb_headers_request(struct lb_buf *out, const struct lb_fwd *f,
 		field(out, "X-Forwarded-Prefix", f->prefix);
 
 	lb_buf_adds(out, "Forwarded: ");
-	if (join_values(out, in, "forwarded", &t) > 0)
+	if (nfwd > 0 && join_values(out, in, F_FORWARDED, "forwarded", &t) > 0)
 		lb_buf_add(out, ", ", 2);
 	lb_buf_adds(out, "for=");
 	lb_headers_forwarded_value(out, f->client_ip, 1);
@@ -314,15 +387,16 @@ lb_headers_response_start(struct lb_buf *out, const struct lb_h1_resp *r,
 		for (i = 0; i < r->nfields; i++) {
 			const struct lb_h1_field *f = &r->fields[i];
 
-			if (lb_h1_name_is(f->name, f->name_len, "connection"))
+			if (f->name_len == 10 &&
+			    classify(f->name, f->name_len) == F_CONNECTION)
 				tokens_add(&t, f->value, f->value_len);
 		}
 		for (i = 0; i < r->nfields; i++) {
 			const struct lb_h1_field *f = &r->fields[i];
+			enum field_class c = classify(f->name, f->name_len);
 
-			if (hop(&t, f->name, f->name_len) ||
-			    lb_h1_name_is(f->name, f->name_len,
-					  "content-length"))
+			if (hop(&t, c, f->name, f->name_len) ||
+			    c == F_CONTENT_LENGTH)
 				continue;
 			lb_buf_add(out, f->name, f->name_len);
 			lb_buf_add(out, ": ", 2);

@@ -224,7 +224,8 @@ lb_h1_parse_response(const char *buf, size_t len, struct lb_h1_resp *r)
 		f->value = v;
 		f->value_len = (size_t)(ve - v);
 
-		if (lb_h1_name_is(f->name, f->name_len, "content-length")) {
+		if (f->name_len == 14 &&
+		    lb_h1_name_is(f->name, f->name_len, "content-length")) {
 			int64_t cl;
 
 			if (parse_length(f->value, f->value_len, &cl) < 0)
@@ -232,7 +233,8 @@ lb_h1_parse_response(const char *buf, size_t len, struct lb_h1_resp *r)
 			if (r->content_length >= 0 && r->content_length != cl)
 				return -EINVAL;
 			r->content_length = cl;
-		} else if (lb_h1_name_is(f->name, f->name_len,
+		} else if (f->name_len == 17 &&
+			   lb_h1_name_is(f->name, f->name_len,
 					 "transfer-encoding")) {
 			const char *item;
 			size_t ilen;
@@ -243,7 +245,8 @@ lb_h1_parse_response(const char *buf, size_t len, struct lb_h1_resp *r)
 				te_last_len = ilen;
 			}
 			has_te = 1;
-		} else if (lb_h1_name_is(f->name, f->name_len, "connection")) {
+		} else if (f->name_len == 10 &&
+			   lb_h1_name_is(f->name, f->name_len, "connection")) {
 			if (lb_h1_list_has(f->value, f->value_len, "close"))
 				close_token = 1;
 			if (lb_h1_list_has(f->value, f->value_len, "keep-alive"))

@@ -38,6 +38,7 @@ enum addr_state {
 };
 
 struct lb_bucket {
+	struct lb_pool *pool;
 	uint64_t identity;
 	char *addr;                 /* "host:port" as the route said */
 	char *name;                 /* the host part when it is a name */
@@ -69,6 +70,9 @@ struct lb_pool {
 	size_t hsize, nbuckets;
 	TAILQ_HEAD(, lb_bucket) all;
 	atomic_uint_fast64_t connects, connect_failures, reuses, nidle, nbusy;
+	struct lb_up **sendq;       /* connections with output for this turn */
+	size_t nsend, sendcap;
+	char rbuf[16 * 1024];       /* where small answers are read */
 };
 
 /* Counters have one writer (the worker); relaxed load and store keep
@@ -237,6 +241,7 @@ lb_pool_bucket(struct lb_pool *p, const struct rt_target *t)
 	b = bucket_new(t);
 	if (b == NULL)
 		return NULL;
+	b->pool = p;
 	s = slot_of(p, b->identity);
 	b->hnext = p->hash[s];
 	p->hash[s] = b;
@@ -324,6 +329,8 @@ up_free(struct lb_up *up)
 		b->nbusy--;
 		BUMP(p->nbusy, -1);
 	}
+	if (up->flush_slot != 0)
+		p->sendq[up->flush_slot - 1] = NULL;
 	if (up->rev != NULL)
 		event_free(up->rev);
 	if (up->wev != NULL)
@@ -443,7 +450,7 @@ up_write_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (evbuffer_get_length(up->out) > 0 &&
-	    evbuffer_write(up->out, fd) < 0 && errno != EAGAIN &&
+	    lb_send_evbuffer(fd, up->out) < 0 && errno != EAGAIN &&
 	    errno != EINTR) {
 		event_del(up->wev);
 		notify(up, LB_UP_ERROR, errno);
@@ -453,11 +460,15 @@ up_write_cb(evutil_socket_t fd, short what, void *arg)
 		event_del(up->wev);
 }
 
+/* Small answers are read into the pool's buffer and copied into up->in
+ * (a chain just their size, from the allocator's fast path); once a read
+ * fills that buffer a body is streaming, and reads go straight into
+ * up->in's own large chains. */
 static void
 up_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct lb_up *up = arg;
-	struct evbuffer_iovec vec;
+	struct lb_pool *p = up->pool;
 	ssize_t n;
 
 	(void)what;
@@ -472,22 +483,35 @@ up_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (up->state == UP_CONNECTING)
 			return;
 	}
-	if (evbuffer_reserve_space(up->in, READ_CHUNK, &vec, 1) < 1) {
-		notify(up, LB_UP_ERROR, ENOMEM);
-		return;
-	}
-	n = read(fd, vec.iov_base, vec.iov_len);
-	if (n > 0) {
-		vec.iov_len = (size_t)n;
+	if (!up->bulk) {
+		n = recv(fd, p->rbuf, sizeof(p->rbuf), 0);
+		if (n > 0) {
+			if (evbuffer_add(up->in, p->rbuf, (size_t)n) < 0) {
+				notify(up, LB_UP_ERROR, ENOMEM);
+				return;
+			}
+			up->bulk = (size_t)n == sizeof(p->rbuf);
+		}
+	} else {
+		struct evbuffer_iovec vec;
+
+		if (evbuffer_reserve_space(up->in, READ_CHUNK, &vec, 1) < 1) {
+			notify(up, LB_UP_ERROR, ENOMEM);
+			return;
+		}
+		n = recv(fd, vec.iov_base, vec.iov_len, 0);
+		vec.iov_len = n > 0 ? (size_t)n : 0;
 		evbuffer_commit_space(up->in, &vec, 1);
+		if (n > 0 && (size_t)n < READ_CHUNK / 2)
+			up->bulk = 0;
+	}
+	if (n > 0) {
 		notify(up, LB_UP_DATA, 0);
 	} else if (n == 0) {
-		evbuffer_commit_space(up->in, &vec, 0);
 		notify(up, LB_UP_EOF, 0);
 	} else {
 		int e = errno;
 
-		evbuffer_commit_space(up->in, &vec, 0);
 		if (e == EAGAIN || e == EINTR)
 			return;
 		notify(up, LB_UP_ERROR, e);
@@ -522,6 +546,36 @@ up_connect(struct lb_pool *p, struct lb_up *up)
 	return 0;
 }
 
+ssize_t
+lb_send_evbuffer(int fd, struct evbuffer *b)
+{
+	struct evbuffer_iovec v[16];
+	struct iovec iov[16];
+	struct msghdr m;
+	ssize_t r;
+	int n, i;
+
+	n = evbuffer_peek(b, -1, NULL, v, 16);
+	if (n > 16)
+		n = 16;
+	if (n <= 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	memset(&m, 0, sizeof(m));
+	m.msg_iov = iov;
+	m.msg_iovlen = (size_t)n;
+	r = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (r > 0 && evbuffer_drain(b, (size_t)r) < 0) {
+		/* a frozen buffer: stop rather than send it twice */
+		errno = EBUSY;
+		return -1;
+	}
+	return r;
+}
+
 /* ---- names ---- */
 
 static void
@@ -553,6 +607,9 @@ resolved_cb(int result, struct evutil_addrinfo *res, void *arg)
 		b->addr_state = ADDR_OK;
 	} else if (b->addr_state != ADDR_OK) {
 		b->addr_state = ADDR_FAILED;
+		LB_LOG(b->pool->log, LB_LOG_WARN,
+		       "event=resolve_failed worker=%u name=%s error=\"%s\"",
+		       b->pool->o.worker, b->name, evutil_gai_strerror(result));
 	}
 	if (res != NULL)
 		evutil_freeaddrinfo(res);
@@ -693,6 +750,7 @@ lb_pool_free(struct lb_pool *p)
 	}
 	if (p->sweep_ev != NULL)
 		event_free(p->sweep_ev);
+	free(p->sendq);
 	free(p->hash);
 	free(p);
 }
@@ -715,6 +773,7 @@ lb_pool_get(struct lb_pool *p, struct lb_bucket *b, int fresh, lb_up_fn cb,
 		b->nidle--;
 		BUMP(p->nidle, -1);
 		up->state = UP_BUSY;
+		up->bulk = 0;
 		b->nbusy++;
 		BUMP(p->nbusy, 1);
 		up->uses++;
@@ -783,11 +842,11 @@ lb_pool_cancel_wait(struct lb_pool *p, struct lb_pool_waiter *w)
 	w->bucket = NULL;
 }
 
-int
-lb_up_flush(struct lb_up *up)
+static int
+flush_now(struct lb_up *up)
 {
 	while (evbuffer_get_length(up->out) > 0) {
-		int n = evbuffer_write(up->out, up->fd);
+		ssize_t n = lb_send_evbuffer(up->fd, up->out);
 
 		if (n > 0)
 			continue;
@@ -801,6 +860,50 @@ lb_up_flush(struct lb_up *up)
 		return n < 0 ? -errno : -EPIPE;
 	}
 	return 0;
+}
+
+int
+lb_up_send(struct lb_up *up)
+{
+	struct lb_pool *p = up->pool;
+
+	if (up->flush_slot != 0)
+		return 0;
+	if (p->nsend == p->sendcap) {
+		size_t cap = p->sendcap ? p->sendcap * 2 : 64;
+		struct lb_up **q = realloc(p->sendq, cap * sizeof(*q));
+
+		if (q == NULL)
+			return -ENOMEM;
+		p->sendq = q;
+		p->sendcap = cap;
+	}
+	p->sendq[p->nsend++] = up;
+	up->flush_slot = p->nsend;
+	return 0;
+}
+
+void
+lb_pool_flush(struct lb_pool *p)
+{
+	size_t i;
+
+	/* an error callback may queue more (a resend): nsend can grow */
+	for (i = 0; i < p->nsend; i++) {
+		struct lb_up *up = p->sendq[i];
+		int rc;
+
+		if (up == NULL)
+			continue;
+		p->sendq[i] = NULL;
+		up->flush_slot = 0;
+		if (up->state != UP_BUSY)
+			continue;
+		rc = flush_now(up);
+		if (rc < 0)
+			notify(up, LB_UP_ERROR, -rc);
+	}
+	p->nsend = 0;
 }
 
 void

@@ -75,6 +75,8 @@ struct lb_up {
 	lb_up_fn cb;
 	void *arg;
 	int state;
+	int bulk;                 /* a body is streaming: read in large chains */
+	size_t flush_slot;        /* 1 + index in the pool's send queue; 0: none */
 	uint64_t idle_since_ms;
 	TAILQ_ENTRY(lb_up) link;
 };
@@ -131,11 +133,18 @@ int lb_pool_get(struct lb_pool *p, struct lb_bucket *b, int fresh,
 void lb_pool_cancel_wait(struct lb_pool *p, struct lb_pool_waiter *w);
 
 /*
- * Write up->out now, as far as the socket takes it; the rest goes out
- * when the socket is writable (a failure then arrives as LB_UP_ERROR).
- * Returns 0, or a negative errno for a write error now.
+ * Send up->out at the end of this turn of the event loop
+ * (lb_pool_flush), together with everything else queued in the turn, as
+ * far as the socket takes it; the rest goes out when the socket is
+ * writable. A write error arrives as LB_UP_ERROR. 0, or -ENOMEM.
  */
-int lb_up_flush(struct lb_up *up);
+int lb_up_send(struct lb_up *up);
+/*
+ * Write what lb_up_send queued. The worker calls it once per loop turn,
+ * after the turn's callbacks: peers then get their data in one burst
+ * instead of being woken once per callback.
+ */
+void lb_pool_flush(struct lb_pool *p);
 /* Arm (tv non-NULL) or clear the timeout that raises LB_UP_TIMEOUT. */
 void lb_up_timeout(struct lb_up *up, const struct timeval *tv);
 /* Stop (paused) or resume reading from the upstream. */
@@ -156,6 +165,14 @@ struct lb_pool_counts {
 	unsigned busy;            /* connections in use now */
 };
 void lb_pool_counts(const struct lb_pool *p, struct lb_pool_counts *c);
+
+/*
+ * Write as much of b to the socket fd as it takes now, with one
+ * sendmsg() of up to 16 of b's chains (MSG_NOSIGNAL: a closed peer is an
+ * EPIPE, not a signal), and drain what went. Returns the bytes sent, or
+ * -1 with errno (EAGAIN when the socket is full).
+ */
+ssize_t lb_send_evbuffer(int fd, struct evbuffer *b);
 
 /* The worker's clock in milliseconds (the event loop's cached time). */
 uint64_t lb_pool_now_ms(const struct lb_pool *p);

@@ -5,21 +5,26 @@
  * proxy writes its answers itself. It puts the bytes of the response
  * (head included) into the connection's output buffer and ends with
  * evhttp_send_reply_end(), which hands the connection back to evhttp for
- * the next request; for streamed bodies it uses
+ * the next request once the bytes are out; for streamed bodies it uses
  * evhttp_send_reply_chunk_with_cb() only to be told when the output
  * drained. Writing the head and body itself avoids evhttp's per-field
- * allocations and formatting, and trying the write at once (instead of
- * waiting a loop turn for writability) saves two epoll_ctl calls and a
- * wake-up per request.
+ * allocations and formatting.
+ *
+ * Output is not written from the callbacks: the connections that have
+ * some are queued and written in one burst at the end of the loop turn
+ * (lb_proxy_flush), as far as the sockets take it, and evhttp is told
+ * the way its bufferevent would tell it. That saves the epoll_ctl pair
+ * and the loop turn of a write that waits for writability, and a peer
+ * gets everything of a turn with one wake-up.
  *
  * While a request is being worked on, the client connection keeps reading
- * (instead of evhttp's disable-then-enable, another two epoll_ctl calls)
- * with no read callback and a read limit, so a client that goes away is
- * noticed at once and its upstream exchange is dropped.
+ * (instead of evhttp's disable-then-enable) with no read callback and a
+ * read limit, so a client that goes away is noticed at once and its
+ * upstream exchange is dropped.
  *
  * States of a request: routing (synchronous), connecting / resolving,
  * sent (waiting for the response head, under the response-header
- * timeout), body (streaming), then done.
+ * timeout), body (streaming), done (the last bytes are being written).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,7 +55,8 @@ enum rq_state {
 	RQ_CONNECT,
 	RQ_RESOLVE,
 	RQ_SENT,
-	RQ_BODY
+	RQ_BODY,
+	RQ_DONE              /* the last bytes are with evhttp, being written */
 };
 
 enum body_mode {
@@ -95,6 +101,7 @@ struct lb_req {
 	int is_head;
 	int conn;
 	int status;
+	int accounted;
 	uint64_t bytes_out;
 	struct timeval start;
 	struct timespec t0;
@@ -191,6 +198,9 @@ account(struct lb_req *rq)
 	struct lb_access_rec a;
 	struct evkeyvalq *in;
 
+	if (rq->accounted)
+		return;
+	rq->accounted = 1;
 	LB_COUNT(w, requests, 1);
 	if (rq->status >= 200 && rq->status < 300)
 		LB_COUNT(w, s2xx, 1);
@@ -223,11 +233,92 @@ account(struct lb_req *rq)
 	lb_worker_access(rq->w, &a);
 }
 
-/* Hand the client connection back to evhttp once buf (the rest of the
- * response) is out; rq ends here. */
+/* Queue a client connection whose output is to be written at the end of
+ * this loop turn (lb_proxy_flush). The reference keeps the bufferevent
+ * (not the connection) alive until then. */
+static void
+client_queue(struct lb_worker *w, struct bufferevent *bev)
+{
+	if (w->nclientq == w->clientqcap) {
+		size_t cap = w->clientqcap ? w->clientqcap * 2 : 64;
+		struct bufferevent **q = realloc(w->clientq, cap * sizeof(*q));
+
+		if (q == NULL) {
+			/* let the bufferevent write it on its own */
+			bufferevent_enable(bev, EV_WRITE);
+			return;
+		}
+		w->clientq = q;
+		w->clientqcap = cap;
+	}
+	bufferevent_incref(bev);
+	w->clientq[w->nclientq++] = bev;
+}
+
+void
+lb_proxy_flush(struct lb_worker *w)
+{
+	size_t i;
+
+	lb_pool_flush(w->pool);
+	for (i = 0; i < w->nclientq; i++) {
+		struct bufferevent *bev = w->clientq[i];
+		struct evbuffer *out = bufferevent_get_output(bev);
+		bufferevent_data_cb rcb, wcb;
+		bufferevent_event_cb ecb;
+		void *arg;
+		int fd;
+
+		bufferevent_getcb(bev, &rcb, &wcb, &ecb, &arg);
+		fd = bufferevent_getfd(bev);
+		if (wcb == NULL || fd < 0 || evbuffer_get_length(out) == 0) {
+			/* evhttp closed the connection meanwhile, or the
+			 * output went already (queued twice this turn, or
+			 * written by the bufferevent): nothing to announce */
+			bufferevent_decref(bev);
+			continue;
+		}
+		/* a socket bufferevent keeps the front of its output frozen
+		 * except while it writes itself; do as it does */
+		evbuffer_unfreeze(out, 1);
+		while (evbuffer_get_length(out) > 0 &&
+		       lb_send_evbuffer(fd, out) > 0)
+			;
+		evbuffer_freeze(out, 1);
+		if (evbuffer_get_length(out) == 0) {
+			/* done: tell evhttp as if the bufferevent had
+			 * written it (the next request, or the drain
+			 * callback of a streamed one) */
+			bufferevent_disable(bev, EV_WRITE);
+			bufferevent_trigger(bev, EV_WRITE, 0);
+		} else {
+			/* the socket is full: the rest when it drains, and
+			 * errors are evhttp's to meet */
+			bufferevent_enable(bev, EV_WRITE);
+		}
+		bufferevent_decref(bev);
+	}
+	w->nclientq = 0;
+}
+
+/* evhttp wrote the last byte of rq's response. */
+static void
+client_done(struct evhttp_request *req, void *arg)
+{
+	struct lb_req *rq = arg;
+
+	(void)req;
+	evhttp_connection_set_closecb(rq->evcon, NULL, NULL);
+	rq->req = NULL;
+	rq_finish(rq);
+}
+
+/* Hand the rest of the response (buf) to evhttp; rq ends when it has
+ * been written (so a drain waits for it), or when the client goes. */
 static void
 client_final(struct lb_req *rq, struct evbuffer *buf)
 {
+	struct lb_worker *w = rq->w;
 	struct evhttp_request *req = rq->req;
 	struct bufferevent *bev = rq->bev;
 	struct evbuffer *out = bufferevent_get_output(bev);
@@ -236,17 +327,14 @@ client_final(struct lb_req *rq, struct evbuffer *buf)
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 				  "Connection", "close");
 	account(rq);
-	evhttp_connection_set_closecb(rq->evcon, NULL, NULL);
 	bufferevent_setwatermark(bev, EV_READ, 0, 0);
 	evbuffer_add_buffer(out, buf);
+	rq->state = RQ_DONE;
+	evhttp_request_set_on_complete_cb(req, client_done, rq);
 	if (evbuffer_get_length(out) > 0)
-		evbuffer_write(out, bufferevent_getfd(bev));
-	if (evbuffer_get_length(out) > 0)
-		bufferevent_enable(bev, EV_WRITE);
-	rq->req = NULL;
-	rq_finish(rq);
-	/* output empty: evhttp is done at once and reads the next
-	 * request; otherwise when the output has drained */
+		client_queue(w, bev);
+	/* output empty: evhttp is done at once and reads the next request;
+	 * otherwise once lb_proxy_flush (or the bufferevent) wrote it */
 	evhttp_send_reply_end(req);
 }
 
@@ -270,11 +358,9 @@ client_chunk(struct lb_req *rq, struct evbuffer *buf)
 	struct evbuffer *out = bufferevent_get_output(bev);
 
 	evhttp_send_reply_chunk_with_cb(rq->req, buf, client_drained, rq);
-	evbuffer_write(out, bufferevent_getfd(bev));
-	if (evbuffer_get_length(out) == 0) {
-		bufferevent_disable(bev, EV_WRITE);
-	} else if (evbuffer_get_length(out) > CLIENT_HIGH_WM && !rq->paused &&
-		   rq->up != NULL) {
+	client_queue(rq->w, bev);
+	if (evbuffer_get_length(out) > CLIENT_HIGH_WM && !rq->paused &&
+	    rq->up != NULL) {
 		rq->paused = 1;
 		lb_up_pause(rq->up, 1);
 	}
@@ -354,7 +440,7 @@ client_closed(struct evhttp_connection *evcon, void *arg)
 
 	(void)evcon;
 	LB_COUNT(rq->w, client_aborts, 1);
-	if (rq->state != RQ_BODY)
+	if (rq->state < RQ_BODY)
 		rq->status = 499;   /* nginx's "client closed request" */
 	account(rq);
 	rq->req = NULL;
@@ -372,7 +458,7 @@ lb_proxy_cut_all(struct lb_worker *w)
 	unsigned n = 0;
 
 	while ((rq = TAILQ_FIRST(&w->active)) != NULL) {
-		if (rq->state != RQ_BODY)
+		if (rq->state < RQ_BODY)
 			rq->status = 503;
 		client_abort(rq);
 		n++;
@@ -699,7 +785,7 @@ send_upstream(struct lb_req *rq)
 	rq->got_bytes = 0;
 	if (rq->w->resp_tv != NULL)
 		lb_up_timeout(up, rq->w->resp_tv);
-	rc = lb_up_flush(up);
+	rc = lb_up_send(up);
 	if (rc < 0)
 		upstream_failed(rq, -rc);
 }
@@ -995,12 +1081,18 @@ client_address(struct lb_req *rq)
 	char *addr = NULL;
 	ev_uint16_t port = 0;
 
+	size_t n;
+
 	evhttp_connection_get_peer(rq->evcon, &addr, &port);
 	if (addr == NULL)
 		addr = "";
 	if (strncmp(addr, "::ffff:", 7) == 0 && strchr(addr + 7, '.') != NULL)
 		addr += 7;
-	snprintf(rq->client_ip, sizeof(rq->client_ip), "%s", addr);
+	n = strlen(addr);
+	if (n >= sizeof(rq->client_ip))
+		n = sizeof(rq->client_ip) - 1;
+	memcpy(rq->client_ip, addr, n);
+	rq->client_ip[n] = '\0';
 }
 
 void
@@ -1009,10 +1101,11 @@ lb_proxy_request(struct evhttp_request *req, void *arg)
 	struct lb_worker *w = arg;
 	struct lb_req *rq = rq_get(w);
 	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	struct evkeyval *h;
 	bufferevent_data_cb rcb, wcb;
 	bufferevent_event_cb ecb;
 	void *cbarg;
-	const char *conn;
+	const char *conn = NULL;
 	int minor = req->minor;
 
 	if (rq == NULL) {
@@ -1035,8 +1128,16 @@ lb_proxy_request(struct evhttp_request *req, void *arg)
 	client_address(rq);
 	rq->method = method_name(evhttp_request_get_command(req));
 	rq->is_head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;
-	rq->host = evhttp_find_header(in, "Host");
-	conn = evhttp_find_header(in, "Connection");
+	/* Host and Connection in one pass (the first of each, as
+	 * evhttp_find_header would give) */
+	TAILQ_FOREACH(h, in, next) {
+		if (rq->host == NULL && (h->key[0] | 0x20) == 'h' &&
+		    lb_h1_name_is(h->key, strlen(h->key), "host"))
+			rq->host = h->value;
+		else if (conn == NULL && (h->key[0] | 0x20) == 'c' &&
+			 lb_h1_name_is(h->key, strlen(h->key), "connection"))
+			conn = h->value;
+	}
 	if (w->draining ||
 	    (conn != NULL && lb_h1_list_has(conn, strlen(conn), "close")))
 		rq->conn = LB_CONN_CLOSE;

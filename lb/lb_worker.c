@@ -249,6 +249,7 @@ finish(struct lb_worker *w)
 		w->http = NULL;
 	}
 	lb_access_buf_flush(&w->alog);
+	w->leave = 1;
 	event_base_loopbreak(w->base);
 }
 
@@ -448,6 +449,8 @@ worker_release(struct lb_worker *w)
 {
 	struct lb_tabref *tr;
 
+	lb_proxy_flush(w);
+	free(w->clientq);
 	lb_proxy_free_cache(w);
 	if (w->http != NULL)
 		evhttp_free(w->http);
@@ -503,18 +506,18 @@ worker_init(struct lb_workers *ws, struct lb_worker *w, unsigned id,
 	snprintf(w->local_port, sizeof(w->local_port), "%d", ws->port);
 
 	cfg = event_config_new();
-	if (cfg == NULL)
+	if (cfg != NULL) {
+		event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST |
+				      EVENT_BASE_FLAG_NOLOCK);
+		w->base = event_base_new_with_config(cfg);
+		event_config_free(cfg);
+	}
+	if (w->base != NULL)
+		w->http = evhttp_new(w->base);
+	if (w->http == NULL) {
+		close(listen_fd);
 		goto nomem;
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST |
-			      EVENT_BASE_FLAG_NOLOCK);
-	w->base = event_base_new_with_config(cfg);
-	event_config_free(cfg);
-	if (w->base == NULL)
-		goto nomem;
-
-	w->http = evhttp_new(w->base);
-	if (w->http == NULL)
-		goto nomem;
+	}
 	evhttp_set_gencb(w->http, lb_proxy_request, w);
 	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 				   EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
@@ -591,7 +594,14 @@ worker_main(void *arg)
 
 	snprintf(name, sizeof(name), "sy-worker-%u", w->id);
 	pthread_setname_np(pthread_self(), name);
-	event_base_dispatch(w->base);
+	/* one turn at a time, so that what the turn's callbacks queued is
+	 * written in one burst after them */
+	while (!w->leave) {
+		if (event_base_loop(w->base, EVLOOP_ONCE) < 0)
+			break;
+		lb_proxy_flush(w);
+	}
+	lb_proxy_flush(w);
 	return NULL;
 }
 

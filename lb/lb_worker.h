@@ -97,6 +97,10 @@ struct lb_worker {
 	const struct timeval *resp_tv; /* response-header timeout (common) */
 	struct timeval resp_tv_storage;
 
+	struct bufferevent **clientq; /* client output to write this turn */
+	size_t nclientq, clientqcap;
+	int leave;                    /* stop looping */
+
 	struct lb_req_list active;
 	struct lb_req *free_reqs;
 	unsigned nactive;
@@ -145,6 +149,8 @@ void lb_worker_request_done(struct lb_worker *w);
 void lb_proxy_request(struct evhttp_request *req, void *arg);
 /* Cut every request in flight (drain deadline); returns how many. */
 unsigned lb_proxy_cut_all(struct lb_worker *w);
+/* Write the output queued during this loop turn. */
+void lb_proxy_flush(struct lb_worker *w);
 /* Free the recycled request objects. */
 void lb_proxy_free_cache(struct lb_worker *w);
 

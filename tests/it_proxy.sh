@@ -3,12 +3,15 @@
 # in front of small Python backends (tests/proxy_backend.py). Routing by
 # prefix and by host; strip, prepend, host=, redirect, allow/deny; weights
 # over 2,000 requests; the no-route page; connect refused (502, and the
-# other target instead when there is one); an upstream that never answers
-# (504 after the response-header timeout); X-Forwarded-* and Forwarded;
-# bodies both ways and 413; a 50 MB response through a slow client with
-# flat memory; keep-alive reuse, idle expiry and the resend on a reused
-# connection the upstream had dropped; pipelining; a table reload; the
-# access log; and a graceful stop that lets a slow request finish.
+# other target instead when there is one); no healthy target (503); an
+# upstream that never answers (504 after the response-header timeout) or
+# answers garbage (502); a target given by name; X-Forwarded-*, Forwarded
+# and hop-by-hop removal; Connection: close and HTTP/1.0 keep-alive;
+# bodies both ways and 413; a 50 MB response (and 20 MB chunked) through
+# a slow client with flat memory; a client leaving mid-stream; keep-alive
+# reuse, idle expiry and the resend on a kept-alive connection the
+# upstream dropped; pipelining; a table reload; the access log; and a
+# graceful stop that lets the request in flight finish.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 
 HARNESS=$top_builddir/lb_proxy_harness
@@ -18,7 +21,7 @@ command -v python3 >/dev/null || { echo "# skip: no python3"; exit 77; }
 command -v curl >/dev/null || { echo "# skip: no curl"; exit 77; }
 
 PA=$(free_port); PB=$(free_port); PC=$(free_port); PD=$(free_port)
-PDEAD=$(free_port)
+PDEAD=$(free_port); PDOWN=$(free_port)
 spawn backend-a python3 "$BACKEND" serve "$PA" A
 spawn backend-b python3 "$BACKEND" serve "$PB" B
 spawn backend-c python3 "$BACKEND" serve "$PC" C
@@ -48,6 +51,9 @@ route add big /big http://127.0.0.1:$PA/
 route add ka /ka http://127.0.0.1:$PD/
 route add once /once http://127.0.0.1:$PD/
 route add slow /slow http://127.0.0.1:$PA/
+route add dns /dns http://localhost:$PA/
+route add down /down http://127.0.0.1:$PDOWN/
+route add garbage /garbage http://127.0.0.1:$PC/
 EOF
 
 NOROUTE='<html><body>no route here</body></html>'
@@ -59,7 +65,7 @@ spawn harness "$HARNESS" -listen 127.0.0.1:0 -workers 2 \
 	-routes-file "$ROUTES" -response-timeout 800 -dial-timeout 2000 \
 	-idle-timeout 1500 -maxbody 1048576 -noroute-html "$NOROUTE" \
 	-access-log "$SY_TMP/access.log" -access-format json \
-	-port-file "$SY_TMP/port" -shutdown-wait 5000
+	-port-file "$SY_TMP/port" -shutdown-wait 5000 -down "127.0.0.1:$PDOWN"
 HPID=$SPAWNED
 wait_until 10 test -s "$SY_TMP/port" || { fail "harness started"; finish; }
 P=$(cat "$SY_TMP/port")
@@ -139,6 +145,16 @@ MS=$(( (T1 - T0) / 1000000 ))
 echo "# 504 after $MS ms (timeout 800 ms)"
 check "504 comes after the response-header timeout" [ "$MS" -ge 700 ] && [ "$MS" -lt 5000 ]
 
+check "a target given by name (localhost) is resolved" [ "$(status /dns)" = 200 ]
+check "no healthy target: 503" [ "$(status /down)" = 503 ]
+check "an upstream answer that is not HTTP: 502" [ "$(status /garbage)" = 502 ]
+curl -s -o /dev/null -D "$SY_TMP/close.head" --max-time 5 -H 'Connection: close' "$URL/a/c"
+check "Connection: close is answered in kind" grep -qi '^Connection: close' "$SY_TMP/close.head"
+curl -s -o /dev/null -D "$SY_TMP/ka10.head" --max-time 5 --http1.0 \
+	-H 'Connection: keep-alive' "$URL/a/k"
+check "an HTTP/1.0 keep-alive client is told keep-alive" \
+	grep -qi '^Connection: keep-alive' "$SY_TMP/ka10.head"
+
 # ---- forwarded headers ----
 get /a/f -H 'X-Forwarded-For: 1.2.3.4' -H 'Host: fwd.example:8080' \
 	>"$SY_TMP/f.json"
@@ -188,6 +204,11 @@ N=$(curl -s --max-time 60 --limit-rate 25M -o /dev/null -w '%{size_download}' \
 RSS2=$(hwm)
 check "20 MB chunked arrive whole" [ "$N" = 20971520 ]
 check "chunked streaming keeps RSS flat too" [ $((RSS2 - RSS0)) -lt 16384 ]
+
+# a client that goes away in the middle of a response leaves no trace
+curl -s --max-time 1 --limit-rate 1M -o /dev/null "$URL/big?size=52428800"
+check "after a client left mid-stream, the proxy still answers" \
+	[ "$(status /a/after)" = 200 ]
 
 # ---- keep-alive ----
 stats "$PD"; C0=$(json "$SY_TMP/stats.json" "d['connections']")

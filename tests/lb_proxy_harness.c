@@ -11,12 +11,15 @@
  *       [-noroute-html TEXT] [-access-log stdout|stderr|FILE]
  *       [-access-format common|combined|json] [-shutdown-wait MS]
  *       [-log-level debug|info|warn|error] [-port-file FILE]
+ *       [-down HOST:PORT]
  *
  * Prints "listening port=N" once serving (and writes N to -port-file).
  * SIGHUP reads -routes-file again and publishes the new table; SIGUSR1
  * prints the statistics; SIGTERM or SIGINT stop gracefully (requests in
  * flight get -shutdown-wait ms), print the statistics and exit 0.
  * Route-language errors are printed to stderr and the line is skipped.
+ * -down marks the target with that address unfit for traffic through the
+ * proxy's health callback, as a health checker would.
  */
 #include <errno.h>
 #include <signal.h>
@@ -36,6 +39,7 @@ struct harness {
 	const char *routes_file;
 	const char *port_file;
 	const char *noroute_html;
+	const char *down;
 	unsigned shutdown_wait_ms;
 	struct lb_workers *ws;
 	struct event_base *base;
@@ -53,7 +57,17 @@ usage(FILE *f)
 	      "  [-noroute-status N] [-noroute-html TEXT] "
 	      "[-access-log TARGET]\n"
 	      "  [-access-format common|combined|json] [-shutdown-wait MS]\n"
-	      "  [-log-level debug|info|warn|error] [-port-file FILE]\n", f);
+	      "  [-log-level debug|info|warn|error] [-port-file FILE]\n"
+	      "  [-down HOST:PORT]\n", f);
+}
+
+/* The health callback: every target is fit except -down's. */
+static int
+healthy(const struct rt_target *t, void *arg)
+{
+	const char *down = arg;
+
+	return t->addr == NULL || strcmp(t->addr, down) != 0;
 }
 
 static int
@@ -298,6 +312,10 @@ parse_args(struct harness *h, int argc, char **argv)
 			}
 		} else if (strcmp(f, "-port-file") == 0) {
 			h->port_file = v;
+		} else if (strcmp(f, "-down") == 0) {
+			h->down = v;
+			h->o.healthy = healthy;
+			h->o.healthy_arg = (void *)v;
 		} else {
 			fprintf(stderr, "lb_proxy_harness: unknown flag %s\n", f);
 			usage(stderr);

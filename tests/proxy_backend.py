@@ -9,6 +9,7 @@
         /slow?ms=N               answers after N ms
         /stats                   {"connections": c, "requests": r}
         /status?code=N           an empty answer with that status
+        /garbage                 bytes that are not HTTP, then a close
         /once/drop               answers, then closes the connection
                                  without an answer when the next request
                                  on it comes (a keep-alive race)
@@ -71,6 +72,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 doc = {"connections": self.server.connections,
                        "requests": self.server.requests}
             self.answer(200, json.dumps(doc).encode())
+            return
+        if url.path == "/garbage":
+            self.wfile.write(b"BOGUS 200 OK\r\n\r\n")
+            self.close_connection = True
             return
         if url.path == "/status":
             self.answer(int(query.get("code", ["200"])[0]), b"")
