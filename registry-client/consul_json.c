@@ -598,28 +598,36 @@ out:
 	return rc;
 }
 
+/*
+ * The public decoder and clear function of a list type: the body's array
+ * decoded element by element with ELEM_TYPE, and the list freed again.
+ */
+#define LIST_CODEC(DECODE, CLEAR, LIST, ELEM_TYPE)                            \
+	int DECODE(const char *buf, size_t len, struct LIST *out,             \
+		   struct consul_json_err *err)                               \
+	{                                                                     \
+		void *v;                                                      \
+		int rc = decode_body_array(buf, len, &ELEM_TYPE, &v, &out->n, \
+					   err);                              \
+									      \
+		out->v = v;                                                   \
+		return rc;                                                    \
+	}                                                                     \
+									      \
+	void CLEAR(struct LIST *l)                                            \
+	{                                                                     \
+		if (!l)                                                       \
+			return;                                               \
+		array_free(l->v, l->n, &ELEM_TYPE);                           \
+		memset(l, 0, sizeof(*l));                                     \
+	}
+
 static const struct elem_type check_type = {
 	sizeof(struct consul_check), decode_check, check_free_fields
 };
 
-int consul_json_decode_checks(const char *buf, size_t len,
-			      struct consul_check_list *out,
-			      struct consul_json_err *err)
-{
-	void *v;
-	int rc = decode_body_array(buf, len, &check_type, &v, &out->n, err);
-
-	out->v = v;
-	return rc;
-}
-
-void consul_check_list_clear(struct consul_check_list *l)
-{
-	if (!l)
-		return;
-	array_free(l->v, l->n, &check_type);
-	memset(l, 0, sizeof(*l));
-}
+LIST_CODEC(consul_json_decode_checks, consul_check_list_clear,
+	   consul_check_list, check_type)
 
 static void entry_free_fields(void *elem)
 {
@@ -718,24 +726,8 @@ static const struct elem_type entry_type = {
 	sizeof(struct consul_service_entry), decode_entry, entry_free_fields
 };
 
-int consul_json_decode_health_service(const char *buf, size_t len,
-				      struct consul_service_list *out,
-				      struct consul_json_err *err)
-{
-	void *v;
-	int rc = decode_body_array(buf, len, &entry_type, &v, &out->n, err);
-
-	out->v = v;
-	return rc;
-}
-
-void consul_service_list_clear(struct consul_service_list *l)
-{
-	if (!l)
-		return;
-	array_free(l->v, l->n, &entry_type);
-	memset(l, 0, sizeof(*l));
-}
+LIST_CODEC(consul_json_decode_health_service, consul_service_list_clear,
+	   consul_service_list, entry_type)
 
 int consul_json_decode_catalog_services(const char *buf, size_t len,
 					struct consul_catalog *out,
@@ -847,24 +839,8 @@ static const struct elem_type kv_type = {
 	sizeof(struct consul_kv_entry), decode_kv, kv_free_fields
 };
 
-int consul_json_decode_kv(const char *buf, size_t len,
-			  struct consul_kv_list *out,
-			  struct consul_json_err *err)
-{
-	void *v;
-	int rc = decode_body_array(buf, len, &kv_type, &v, &out->n, err);
-
-	out->v = v;
-	return rc;
-}
-
-void consul_kv_list_clear(struct consul_kv_list *l)
-{
-	if (!l)
-		return;
-	array_free(l->v, l->n, &kv_type);
-	memset(l, 0, sizeof(*l));
-}
+LIST_CODEC(consul_json_decode_kv, consul_kv_list_clear,
+	   consul_kv_list, kv_type)
 
 int consul_json_decode_self(const char *buf, size_t len,
 			    struct consul_self *out,

@@ -10,3 +10,6 @@ include %reldir%/routes_pick.mk
 include %reldir%/lb_config.mk
 include %reldir%/lb_watch.mk
 include %reldir%/lb_proxy.mk
+include %reldir%/daemon_routes.mk
+include %reldir%/daemon_load.mk
+include %reldir%/daemon_self.mk

@@ -1,0 +1,1 @@
+# daemon_routes: filled in below

@@ -1,0 +1,1 @@
+# daemon_self: filled in below
