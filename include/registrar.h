@@ -54,6 +54,19 @@ typedef void (*registrar_log_fn)(enum registrar_log_level level,
 				 const char *msg, void *arg);
 
 /*
+ * A second check beside the main one: a TTL check with an ID of its own,
+ * which the registrar's thread passes (fabio's self-registration has one
+ * beside its HTTP check). It is registered, heartbeated and registered
+ * again together with the service.
+ */
+struct registrar_ttl_check {
+	const char *id;               /* required; not the main check's ID */
+	unsigned ttl_ms;              /* 0: 10 s */
+	unsigned heartbeat_ms;        /* 0: ttl/3; otherwise below ttl_ms */
+	unsigned deregister_after_ms; /* DeregisterCriticalServiceAfter; 0: none */
+};
+
+/*
  * The service to register. registrar_new() copies every string and array,
  * so the caller may free or reuse them after the call returns.
  */
@@ -75,6 +88,12 @@ struct registrar_service {
 	unsigned check_timeout_ms;   /* HTTP/TCP; 0: the agent's default */
 	unsigned check_ttl_ms;       /* TTL; 0: 10 s. Heartbeats every ttl/3 */
 	unsigned deregister_after_ms; /* DeregisterCriticalServiceAfter; 0: none */
+
+	/* NULL: none. Copied by registrar_new(). With it the service has two
+	 * checks, sent in this order: this one, then the main check (when
+	 * check is not NONE), whose ID becomes "service:<id>:2", the ID the
+	 * agent gives the second of two checks. */
+	const struct registrar_ttl_check *extra_ttl_check;
 };
 
 /* Where the agent is and how to talk to it. */
@@ -97,11 +116,11 @@ struct registrar *registrar_new(const struct registrar_service *svc,
 
 /*
  * Register the service with the agent and start the background thread.
- * For a TTL check the first heartbeat is sent at once, so the service
- * passes without waiting for a TTL period. If the agent does not answer,
- * returns REGISTRAR_EUNREACHABLE but keeps the thread running: it
- * registers the service as soon as the agent answers. Any other failure
- * leaves the registrar stopped.
+ * For a TTL check (main or extra) the first heartbeat is sent at once, so
+ * the service passes without waiting for a TTL period. If the agent does
+ * not answer, returns REGISTRAR_EUNREACHABLE but keeps the thread
+ * running: it registers the service as soon as the agent answers. Any
+ * other failure leaves the registrar stopped.
  */
 int registrar_start(struct registrar *r);
 

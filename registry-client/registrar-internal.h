@@ -32,6 +32,15 @@
 #define RGR_DEFAULT_INTERVAL_MS 10000u
 #define RGR_DEFAULT_TTL_MS 10000u
 
+/* The main check and the extra TTL check. */
+#define RGR_MAX_CHECKS 2
+
+/* One TTL check the thread passes. */
+struct rgr_beat {
+	const char *check_id; /* one of the spec's check_id or extra_id */
+	int64_t period_ms;
+};
+
 /* A validated, owned copy of struct registrar_service. */
 struct rgr_spec {
 	char *name;
@@ -46,11 +55,18 @@ struct rgr_spec {
 	int weight_warning;
 	enum registrar_check_kind check;
 	char *check_target;   /* NULL for TTL and none */
-	char *check_id;       /* "service:<id>": what TTL heartbeats name */
+	char *check_id;       /* "service:<id>", or "service:<id>:2" after
+			       * an extra check; NULL without a check */
 	unsigned interval_ms;
 	unsigned timeout_ms;
 	unsigned ttl_ms;
 	unsigned deregister_after_ms;
+	char *extra_id;       /* the extra TTL check; NULL: none */
+	unsigned extra_ttl_ms;
+	unsigned extra_deregister_after_ms;
+	/* The TTL checks among the above, in the order they are sent. */
+	struct rgr_beat beats[RGR_MAX_CHECKS];
+	size_t nbeats;
 };
 
 /* 1 when s has no control characters (bytes below 0x20, and 0x7f). */
@@ -62,9 +78,10 @@ void rgr_spec_clear(struct rgr_spec *s);
 /* Validate and copy n tags into *out (NULL when n is 0). */
 int rgr_tags_copy(const char *const *tags, size_t n, char ***out);
 void rgr_strv_free(char **v, size_t n);
-/* Fill reg and its one check (or none) from s; both borrow s's strings. */
+/* Fill reg and its checks (up to RGR_MAX_CHECKS, in chk) from s; both
+ * borrow s's strings. */
 void rgr_spec_registration(const struct rgr_spec *s,
-			   struct consul_check_def *chk,
+			   struct consul_check_def chk[RGR_MAX_CHECKS],
 			   struct consul_registration *reg);
 
 enum rgr_run {
@@ -110,7 +127,7 @@ struct registrar {
 	int64_t last_register_ms;   /* when the agent last took the registration */
 	int64_t next_retry_ms;      /* when not registered */
 	int64_t next_probe_ms;      /* when registered */
-	int64_t next_heartbeat_ms;  /* when registered with a TTL check */
+	int64_t next_heartbeat_ms[RGR_MAX_CHECKS]; /* per spec.beats, when registered */
 
 	/* Log lines made with the lock held, handed to the callback after it
 	 * is released (rgr_unlock), so the callback never runs under it. */
@@ -131,12 +148,13 @@ int64_t rgr_now_ms(void);
  * Talking to the agent, all with the lock held. Each returns a REGISTRAR_*
  * code and keeps registered / agent / the schedule up to date.
  */
-/* Register the service, apply the wanted maintenance state and, for a TTL
- * check, send a heartbeat. why is "start", "tags", "forgotten" or
+/* Register the service, apply the wanted maintenance state and send a
+ * heartbeat for each TTL check. why is "start", "tags", "forgotten" or
  * "agent-back", for the log. */
 int rgr_sync_register(struct registrar *r, const char *why);
-/* One TTL heartbeat; a 404 means the agent forgot the service. */
-int rgr_sync_heartbeat(struct registrar *r);
+/* One heartbeat for spec.beats[beat]; a 404 means the agent forgot the
+ * service. */
+int rgr_sync_heartbeat(struct registrar *r, size_t beat);
 /* Ask the agent whether it still knows the service ID. */
 int rgr_sync_probe(struct registrar *r);
 /* Send the wanted maintenance state. */

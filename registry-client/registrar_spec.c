@@ -8,6 +8,7 @@
  * can judge (meta key rules, ACLs) is left to it: registrar_start() then
  * reports REGISTRAR_EREJECTED.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -156,6 +157,39 @@ static int check_ok(const struct registrar_service *svc)
 	return 0;
 }
 
+/* The extra TTL check needs an ID, and heartbeats that come before its
+ * TTL runs out. */
+static int extra_ok(const struct registrar_ttl_check *x)
+{
+	unsigned ttl;
+
+	if (!x)
+		return 1;
+	if (empty(x->id))
+		return 0;
+	ttl = x->ttl_ms ? x->ttl_ms : RGR_DEFAULT_TTL_MS;
+	return x->heartbeat_ms < ttl;
+}
+
+static int64_t beat_period(unsigned heartbeat_ms, unsigned ttl_ms)
+{
+	int64_t p = heartbeat_ms ? heartbeat_ms : ttl_ms / 3;
+
+	return p < RGR_HEARTBEAT_MIN_MS ? RGR_HEARTBEAT_MIN_MS : p;
+}
+
+/* "service:<id>", with ":2" when the check is the second of two: the ID
+ * the agent would give it, made explicit so heartbeats can name it. */
+static char *main_check_id(const char *id, int second)
+{
+	size_t len = strlen("service:") + strlen(id) + (second ? 2 : 0) + 1;
+	char *out = malloc(len);
+
+	if (out)
+		snprintf(out, len, "service:%s%s", id, second ? ":2" : "");
+	return out;
+}
+
 /* Consul refuses the unspecified addresses as a service address. */
 static int address_ok(const char *a)
 {
@@ -180,7 +214,7 @@ int rgr_spec_init(struct rgr_spec *s, const struct registrar_service *svc)
 		goto fail;
 	if (svc->nmeta > SIZE_MAX / 4)
 		goto fail;
-	if (!check_ok(svc))
+	if (!check_ok(svc) || !extra_ok(svc->extra_ttl_check))
 		goto fail;
 	if (svc->address && svc->address[0] && !address_ok(svc->address))
 		goto fail;
@@ -203,16 +237,20 @@ int rgr_spec_init(struct rgr_spec *s, const struct registrar_service *svc)
 		    REGISTRAR_OK)
 			goto fail;
 	}
+	if (svc->extra_ttl_check &&
+	    (rc = copy_text(svc->extra_ttl_check->id, &s->extra_id)) !=
+	    REGISTRAR_OK)
+		goto fail;
 	if (svc->check != REGISTRAR_CHECK_NONE) {
-		size_t len = strlen("service:") + strlen(s->id) + 1;
-
-		s->check_id = malloc(len);
+		s->check_id = main_check_id(s->id, s->extra_id != NULL);
 		if (!s->check_id) {
 			rc = REGISTRAR_ENOMEM;
 			goto fail;
 		}
-		memcpy(s->check_id, "service:", 8);
-		memcpy(s->check_id + 8, s->id, len - 8);
+		/* Two checks with one ID would be one check to the agent. */
+		rc = REGISTRAR_EINVAL;
+		if (s->extra_id && strcmp(s->extra_id, s->check_id) == 0)
+			goto fail;
 	}
 	s->port = svc->port;
 	s->weight_passing = svc->weight_passing;
@@ -223,6 +261,19 @@ int rgr_spec_init(struct rgr_spec *s, const struct registrar_service *svc)
 	s->timeout_ms = svc->check_timeout_ms;
 	s->ttl_ms = svc->check_ttl_ms ? svc->check_ttl_ms : RGR_DEFAULT_TTL_MS;
 	s->deregister_after_ms = svc->deregister_after_ms;
+	if (s->extra_id) {
+		const struct registrar_ttl_check *x = svc->extra_ttl_check;
+
+		s->extra_ttl_ms = x->ttl_ms ? x->ttl_ms : RGR_DEFAULT_TTL_MS;
+		s->extra_deregister_after_ms = x->deregister_after_ms;
+		s->beats[s->nbeats].check_id = s->extra_id;
+		s->beats[s->nbeats++].period_ms =
+			beat_period(x->heartbeat_ms, s->extra_ttl_ms);
+	}
+	if (s->check == REGISTRAR_CHECK_TTL) {
+		s->beats[s->nbeats].check_id = s->check_id;
+		s->beats[s->nbeats++].period_ms = beat_period(0, s->ttl_ms);
+	}
 	return REGISTRAR_OK;
 fail:
 	rgr_spec_clear(s);
@@ -240,14 +291,17 @@ void rgr_spec_clear(struct rgr_spec *s)
 	rgr_strv_free(s->meta, 2 * s->nmeta);
 	free(s->check_target);
 	free(s->check_id);
+	free(s->extra_id);
 	memset(s, 0, sizeof(*s));
 }
 
 void rgr_spec_registration(const struct rgr_spec *s,
-			   struct consul_check_def *chk,
+			   struct consul_check_def chk[RGR_MAX_CHECKS],
 			   struct consul_registration *reg)
 {
-	memset(chk, 0, sizeof(*chk));
+	size_t n = 0;
+
+	memset(chk, 0, RGR_MAX_CHECKS * sizeof(*chk));
 	memset(reg, 0, sizeof(*reg));
 	reg->id = s->id;
 	reg->name = s->name;
@@ -262,28 +316,38 @@ void rgr_spec_registration(const struct rgr_spec *s,
 		reg->weight_passing = s->weight_passing ? s->weight_passing : 1;
 		reg->weight_warning = s->weight_warning;
 	}
-	if (s->check == REGISTRAR_CHECK_NONE)
-		return;
+	/* The extra check goes first, as in fabio's registration, so the
+	 * main check is the second and its ID is service:<id>:2. */
+	if (s->extra_id) {
+		chk[n].kind = CONSUL_CHECK_TTL;
+		chk[n].id = s->extra_id;
+		chk[n].ttl_ms = s->extra_ttl_ms;
+		chk[n].deregister_after_ms = s->extra_deregister_after_ms;
+		n++;
+	}
+	if (s->check != REGISTRAR_CHECK_NONE) {
+		struct consul_check_def *c = &chk[n++];
 
-	chk->id = s->check_id;
-	chk->deregister_after_ms = s->deregister_after_ms;
-	switch (s->check) {
-	case REGISTRAR_CHECK_HTTP:
-		chk->kind = CONSUL_CHECK_HTTP;
-		break;
-	case REGISTRAR_CHECK_TCP:
-		chk->kind = CONSUL_CHECK_TCP;
-		break;
-	default:
-		chk->kind = CONSUL_CHECK_TTL;
-		chk->ttl_ms = s->ttl_ms;
-		break;
+		c->id = s->check_id;
+		c->deregister_after_ms = s->deregister_after_ms;
+		switch (s->check) {
+		case REGISTRAR_CHECK_HTTP:
+			c->kind = CONSUL_CHECK_HTTP;
+			break;
+		case REGISTRAR_CHECK_TCP:
+			c->kind = CONSUL_CHECK_TCP;
+			break;
+		default:
+			c->kind = CONSUL_CHECK_TTL;
+			c->ttl_ms = s->ttl_ms;
+			break;
+		}
+		if (c->kind != CONSUL_CHECK_TTL) {
+			c->target = s->check_target;
+			c->interval_ms = s->interval_ms;
+			c->timeout_ms = s->timeout_ms;
+		}
 	}
-	if (chk->kind != CONSUL_CHECK_TTL) {
-		chk->target = s->check_target;
-		chk->interval_ms = s->interval_ms;
-		chk->timeout_ms = s->timeout_ms;
-	}
-	reg->checks = chk;
-	reg->nchecks = 1;
+	reg->checks = n ? chk : NULL;
+	reg->nchecks = n;
 }

@@ -172,13 +172,6 @@ static void forgotten(struct registrar *r, const char *via)
 	r->next_retry_ms = now > earliest ? now : earliest;
 }
 
-static int64_t heartbeat_period(const struct registrar *r)
-{
-	int64_t p = r->spec.ttl_ms / 3;
-
-	return p < RGR_HEARTBEAT_MIN_MS ? RGR_HEARTBEAT_MIN_MS : p;
-}
-
 static void tags_text(const struct registrar *r, char *buf, size_t size)
 {
 	size_t n = 0;
@@ -215,11 +208,11 @@ static void log_registered(struct registrar *r, const char *why)
 
 int rgr_sync_register(struct registrar *r, const char *why)
 {
-	struct consul_check_def chk;
+	struct consul_check_def chk[RGR_MAX_CHECKS];
 	struct consul_registration reg;
 	int rc, code;
 
-	rgr_spec_registration(&r->spec, &chk, &reg);
+	rgr_spec_registration(&r->spec, chk, &reg);
 	/* Existing checks are kept: the maintenance check stays, and a check
 	 * with an unchanged ID keeps its status (no flap on a retag). */
 	rc = consul_agent_service_register(r->client, &reg, 0);
@@ -240,24 +233,27 @@ int rgr_sync_register(struct registrar *r, const char *why)
 	r->ever_registered = 1;
 	r->last_register_ms = rgr_now_ms();
 	r->next_probe_ms = r->last_register_ms + RGR_PROBE_EVERY_MS;
-	r->next_heartbeat_ms = r->last_register_ms;
+	for (size_t i = 0; i < r->spec.nbeats; i++)
+		r->next_heartbeat_ms[i] = r->last_register_ms;
 
 	/* The state may come from an agent that kept an old maintenance
 	 * check, or one that lost it: send the wanted state either way. */
 	code = rgr_sync_maintenance(r);
 	if (code == REGISTRAR_EUNREACHABLE)
 		return code;
-	if (r->spec.check == REGISTRAR_CHECK_TTL && r->registered) {
-		code = rgr_sync_heartbeat(r);
+	/* Every TTL check passes at once, without waiting for a period. */
+	for (size_t i = 0; i < r->spec.nbeats && r->registered; i++) {
+		code = rgr_sync_heartbeat(r, i);
 		if (code == REGISTRAR_EUNREACHABLE)
 			return code;
 	}
 	return REGISTRAR_OK;
 }
 
-int rgr_sync_heartbeat(struct registrar *r)
+int rgr_sync_heartbeat(struct registrar *r, size_t beat)
 {
-	int rc = consul_agent_check_ttl(r->client, r->spec.check_id,
+	const struct rgr_beat *b = &r->spec.beats[beat];
+	int rc = consul_agent_check_ttl(r->client, b->check_id,
 					CONSUL_STATUS_PASSING, NULL);
 	int64_t now;
 
@@ -267,7 +263,7 @@ int rgr_sync_heartbeat(struct registrar *r)
 	now = rgr_now_ms();
 	if (rc == 0) {
 		success(r, OP_HEARTBEAT);
-		r->next_heartbeat_ms = now + heartbeat_period(r);
+		r->next_heartbeat_ms[beat] = now + b->period_ms;
 		return REGISTRAR_OK;
 	}
 	if (rc == -ENOENT) {
@@ -275,8 +271,8 @@ int rgr_sync_heartbeat(struct registrar *r)
 		return REGISTRAR_EREJECTED;
 	}
 	failure(r, OP_HEARTBEAT, rc, REGISTRAR_LOG_WARN, "heartbeat-failed");
-	r->next_heartbeat_ms = now + (heartbeat_period(r) < RGR_RETRY_REJECTED_MS ?
-				      heartbeat_period(r) : RGR_RETRY_REJECTED_MS);
+	r->next_heartbeat_ms[beat] = now + (b->period_ms < RGR_RETRY_REJECTED_MS ?
+					    b->period_ms : RGR_RETRY_REJECTED_MS);
 	return map_error(rc);
 }
 

@@ -8,7 +8,8 @@
  * most one thing, the most urgent:
  *   not registered     -> register (retry 250 ms while the agent is down,
  *                         2 s after a refusal)
- *   TTL heartbeat due  -> heartbeat (every ttl/3)
+ *   TTL heartbeat due  -> heartbeat (every ttl/3 or the period asked
+ *                         for, per TTL check: main and extra)
  *   probe due          -> ask the agent whether it still knows the ID
  *                         (every second), so an agent that restarted
  *                         empty is noticed even without a TTL check
@@ -27,10 +28,22 @@ static void sleep_until(struct registrar *r, int64_t when_ms)
 	pthread_cond_timedwait(&r->wake, &r->lock, &ts);
 }
 
+/* The first TTL check whose heartbeat is due by now, or -1; *due is
+ * lowered to the earliest heartbeat still to come. */
+static int beat_due(const struct registrar *r, int64_t now, int64_t *due)
+{
+	for (size_t i = 0; i < r->spec.nbeats; i++) {
+		if (now >= r->next_heartbeat_ms[i])
+			return (int)i;
+		if (r->next_heartbeat_ms[i] < *due)
+			*due = r->next_heartbeat_ms[i];
+	}
+	return -1;
+}
+
 void *rgr_thread_main(void *arg)
 {
 	struct registrar *r = arg;
-	int ttl = r->spec.check == REGISTRAR_CHECK_TTL;
 
 	rgr_lock(r);
 	while (r->run == RGR_RUNNING) {
@@ -49,17 +62,18 @@ void *rgr_thread_main(void *arg)
 			}
 			due = r->next_retry_ms;
 		} else {
-			if (ttl && now >= r->next_heartbeat_ms) {
-				rgr_sync_heartbeat(r);
+			int beat;
+
+			due = r->next_probe_ms;
+			beat = beat_due(r, now, &due);
+			if (beat >= 0) {
+				rgr_sync_heartbeat(r, (size_t)beat);
 				continue;
 			}
 			if (now >= r->next_probe_ms) {
 				rgr_sync_probe(r);
 				continue;
 			}
-			due = r->next_probe_ms;
-			if (ttl && r->next_heartbeat_ms < due)
-				due = r->next_heartbeat_ms;
 		}
 		sleep_until(r, due);
 	}

@@ -79,6 +79,7 @@ struct fake_agent {
 	char service_id[128];
 	int registers, heartbeats, probes, maint_calls, deregisters;
 	int64_t heartbeat_at[64]; /* when each heartbeat arrived */
+	char heartbeat_id[64][64]; /* and the check it named */
 	char *body;               /* the last registration body */
 };
 
@@ -140,8 +141,15 @@ static void fake_on_request(struct evhttp_request *req, void *arg)
 	} else if (m == EVHTTP_REQ_PUT &&
 		   (rest = after(path, "/v1/agent/check/pass/")) != NULL) {
 		if (a->known) {
-			if (a->heartbeats < 64)
+			if (a->heartbeats < 64) {
+				char *id = evhttp_uridecode(rest, 0, NULL);
+
 				a->heartbeat_at[a->heartbeats] = now_ms();
+				snprintf(a->heartbeat_id[a->heartbeats],
+					 sizeof(a->heartbeat_id[0]), "%s",
+					 id ? id : "");
+				free(id);
+			}
 			a->heartbeats++;
 			code = 200;
 			text = "";
@@ -283,6 +291,25 @@ static int fake_wait(struct fake_agent *a, const int *counter, int want, int ms)
 			return v;
 		sleep_ms(5);
 	}
+}
+
+/* How many heartbeats named check id; the arrival times of the first max
+ * of them go to at (when not NULL). */
+static int fake_beats(struct fake_agent *a, const char *id, int64_t *at,
+		      int max)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&a->mu);
+	for (int i = 0; i < a->heartbeats && i < 64; i++) {
+		if (strcmp(a->heartbeat_id[i], id) != 0)
+			continue;
+		if (at && n < max)
+			at[n] = a->heartbeat_at[i];
+		n++;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return n;
 }
 
 /* The last registration body, parsed; caller deletes. */
@@ -429,6 +456,68 @@ static const char *jstr(const cJSON *o, const char *key)
 	const cJSON *v = cJSON_GetObjectItem(o, key);
 
 	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* The two checks of a registration body with an extra TTL check, in the
+ * order sent: "Checks" with exactly two elements, and no "Check". */
+static void body_two_checks(const cJSON *body, const cJSON **first,
+			    const cJSON **second)
+{
+	const cJSON *c = cJSON_GetObjectItem(body, "Checks");
+
+	ck_assert(!cJSON_IsObject(cJSON_GetObjectItem(body, "Check")));
+	ck_assert(cJSON_IsArray(c));
+	ck_assert_int_eq(cJSON_GetArraySize(c), 2);
+	*first = cJSON_GetArrayItem(c, 0);
+	*second = cJSON_GetArrayItem(c, 1);
+}
+
+/* fabio's pair, scaled down: an extra TTL check first, an HTTP check
+ * second, as its self-registration sends them. */
+static void check_fabio_pair(const cJSON *body, const char *ttl_id,
+			     long ttl_ms, long deregister_ms)
+{
+	const cJSON *ttl, *http;
+
+	body_two_checks(body, &ttl, &http);
+	ck_assert_str_eq(jstr(ttl, "CheckID"), ttl_id);
+	ck_assert_int_eq(dur_ms(cJSON_GetObjectItem(ttl, "TTL")), ttl_ms);
+	ck_assert_int_eq(dur_ms(cJSON_GetObjectItem(
+		ttl, "DeregisterCriticalServiceAfter")), deregister_ms);
+	ck_assert_ptr_null(cJSON_GetObjectItem(ttl, "HTTP"));
+	ck_assert_ptr_null(cJSON_GetObjectItem(ttl, "Interval"));
+	ck_assert_str_eq(jstr(http, "CheckID"), "service:svc-a-1:2");
+	ck_assert_str_eq(jstr(http, "HTTP"), "http://127.0.0.1:5001/health");
+	ck_assert_int_eq(dur_ms(cJSON_GetObjectItem(http, "Interval")), 1000);
+	ck_assert_int_eq(dur_ms(cJSON_GetObjectItem(http, "Timeout")), 3000);
+	ck_assert_ptr_null(cJSON_GetObjectItem(http, "TTL"));
+	ck_assert_ptr_null(cJSON_GetObjectItem(
+		http, "DeregisterCriticalServiceAfter"));
+}
+
+/* A service with an HTTP main check and the extra TTL check x. */
+static struct registrar_service http_service_with(
+	const struct registrar_ttl_check *x)
+{
+	struct registrar_service s = ttl_service(0);
+
+	s.check = REGISTRAR_CHECK_HTTP;
+	s.check_target = "http://127.0.0.1:5001/health";
+	s.check_interval_ms = 1000;
+	s.check_timeout_ms = 3000;
+	s.extra_ttl_check = x;
+	return s;
+}
+
+/* Arrival gaps of n heartbeats are at least min_ms: a heartbeat is sent a
+ * period after the previous one was answered. */
+static void gaps_at_least(const int64_t *at, int n, int64_t min_ms)
+{
+	for (int i = 1; i < n; i++)
+		ck_assert_msg(at[i] - at[i - 1] >= min_ms,
+			      "heartbeats %d and %d %lld ms apart, want >= %lld",
+			      i - 1, i, (long long)(at[i] - at[i - 1]),
+			      (long long)min_ms);
 }
 
 /* ---- arguments and error paths ---- */
@@ -583,6 +672,56 @@ START_TEST(new_checks_targets_per_kind)
 	s = ttl_service(0);
 	s.check = REGISTRAR_CHECK_NONE;
 	s.deregister_after_ms = 60000;
+	ck_assert_int_eq(new_err(&s), REGISTRAR_EINVAL);
+}
+END_TEST
+
+START_TEST(new_checks_the_extra_ttl_check)
+{
+	struct registrar_ttl_check x = { "svc-a-1-ttl", 15000, 10000, 60000 };
+	struct registrar_service s = http_service_with(&x);
+
+	ck_assert_int_eq(new_err(&s), REGISTRAR_OK);
+	x.id = NULL;
+	ck_assert_int_eq(new_err(&s), REGISTRAR_EINVAL);
+	x.id = "";
+	ck_assert_int_eq(new_err(&s), REGISTRAR_EINVAL);
+	x.id = "svc-a-1-ttl\n";
+	ck_assert_int_eq(new_err(&s), REGISTRAR_EINVAL);
+	/* The main check is the second one now: its ID is taken. */
+	x.id = "service:svc-a-1:2";
+	ck_assert_int_eq(new_err(&s), REGISTRAR_EINVAL);
+	x.id = "service:svc-a-1";
+	ck_assert_int_eq(new_err(&s), REGISTRAR_OK);
+
+	/* Heartbeats must come before the TTL runs out. */
+	x.id = "svc-a-1-ttl";
+	x.heartbeat_ms = 15000;
+	ck_assert_int_eq(new_err(&s), REGISTRAR_EINVAL);
+	x.heartbeat_ms = 20000;
+	ck_assert_int_eq(new_err(&s), REGISTRAR_EINVAL);
+	x.ttl_ms = 0;           /* 10 s */
+	x.heartbeat_ms = 10000;
+	ck_assert_int_eq(new_err(&s), REGISTRAR_EINVAL);
+	x.heartbeat_ms = 9999;
+	ck_assert_int_eq(new_err(&s), REGISTRAR_OK);
+	x.heartbeat_ms = 0;     /* ttl/3 */
+	x.deregister_after_ms = 0;
+	ck_assert_int_eq(new_err(&s), REGISTRAR_OK);
+
+	/* It may be the only check; the main check's deregistration still
+	 * needs a main check. */
+	s.check = REGISTRAR_CHECK_NONE;
+	s.check_target = NULL;
+	ck_assert_int_eq(new_err(&s), REGISTRAR_OK);
+	s.deregister_after_ms = 60000;
+	ck_assert_int_eq(new_err(&s), REGISTRAR_EINVAL);
+
+	/* Beside a TTL main check, the same rules. */
+	s = ttl_service(0);
+	s.extra_ttl_check = &x;
+	ck_assert_int_eq(new_err(&s), REGISTRAR_OK);
+	x.id = "service:svc-a-1:2";
 	ck_assert_int_eq(new_err(&s), REGISTRAR_EINVAL);
 }
 END_TEST
@@ -771,6 +910,128 @@ START_TEST(ttl_heartbeats)
 	for (int i = 1; i < n && i < 64; i++)
 		ck_assert_int_ge(a->heartbeat_at[i] - a->heartbeat_at[i - 1], 150);
 	pthread_mutex_unlock(&a->mu);
+	registrar_free(r);
+	fake_stop(a);
+}
+END_TEST
+
+START_TEST(extra_ttl_check_sent_first_and_passed)
+{
+	static const char *const green[] = { "urlprefix-/foo", "green" };
+	struct fake_agent *a = fake_start(0);
+	struct registrar_agent ag = agent_at(a->port, NULL);
+	char xid[32] = "svc-a-1-ttl";
+	struct registrar_ttl_check x = { xid, 900, 300, 60000 };
+	struct registrar_service s = http_service_with(&x);
+	struct registrar *r = registrar_new(&s, &ag, NULL);
+	int64_t at[64];
+	cJSON *body;
+	int n;
+
+	ck_assert_ptr_nonnull(r);
+	/* registrar_new() took a copy. */
+	strcpy(xid, "changed");
+	x.ttl_ms = 1;
+	ck_assert_int_eq(registrar_start(r), REGISTRAR_OK);
+	/* The extra check passes as part of the start; the HTTP check is
+	 * the agent's to run. */
+	ck_assert_int_eq(FAKE_GET(a, heartbeats), 1);
+	ck_assert_int_eq(fake_beats(a, "svc-a-1-ttl", NULL, 0), 1);
+	body = fake_body(a);
+	check_fabio_pair(body, "svc-a-1-ttl", 900, 60000);
+	cJSON_Delete(body);
+
+	/* Every 300 ms as asked, not ttl/3: 6 in 1.5 s, at least 3 on a slow
+	 * machine, never closer than the period. */
+	sleep_ms(1500);
+	n = fake_beats(a, "svc-a-1-ttl", at, 64);
+	ck_assert_int_ge(n, 3);
+	ck_assert_int_le(n, 7);
+	gaps_at_least(at, n, 290);
+	ck_assert_int_eq(FAKE_GET(a, heartbeats), n);
+
+	/* A retag sends both checks again, with the same IDs. */
+	ck_assert_int_eq(registrar_set_tags(r, green, 2), REGISTRAR_OK);
+	ck_assert_int_eq(FAKE_GET(a, registers), 2);
+	body = fake_body(a);
+	check_fabio_pair(body, "svc-a-1-ttl", 900, 60000);
+	cJSON_Delete(body);
+
+	registrar_free(r);
+	ck_assert_int_eq(FAKE_GET(a, deregisters), 1);
+	fake_stop(a);
+}
+END_TEST
+
+START_TEST(main_and_extra_ttl_checks_beat_apart)
+{
+	struct fake_agent *a = fake_start(0);
+	struct registrar_agent ag = agent_at(a->port, NULL);
+	struct registrar_ttl_check x = { "svc-a-1-alive", 3000, 1000, 0 };
+	struct registrar_service s = ttl_service(600);
+	struct registrar *r;
+	const cJSON *first, *second;
+	int64_t at[64];
+	cJSON *body;
+	int n;
+
+	s.extra_ttl_check = &x;
+	r = registrar_new(&s, &ag, NULL);
+	ck_assert_int_eq(registrar_start(r), REGISTRAR_OK);
+	ck_assert_int_eq(fake_beats(a, "svc-a-1-alive", NULL, 0), 1);
+	ck_assert_int_eq(fake_beats(a, "service:svc-a-1:2", NULL, 0), 1);
+	body = fake_body(a);
+	body_two_checks(body, &first, &second);
+	ck_assert_str_eq(jstr(first, "CheckID"), "svc-a-1-alive");
+	ck_assert_int_eq(dur_ms(cJSON_GetObjectItem(first, "TTL")), 3000);
+	ck_assert_ptr_null(cJSON_GetObjectItem(
+		first, "DeregisterCriticalServiceAfter"));
+	ck_assert_str_eq(jstr(second, "CheckID"), "service:svc-a-1:2");
+	ck_assert_int_eq(dur_ms(cJSON_GetObjectItem(second, "TTL")), 600);
+	cJSON_Delete(body);
+
+	/* Main every 200 ms (ttl/3), extra every 1000 ms, each on its own
+	 * schedule. */
+	sleep_ms(1600);
+	n = fake_beats(a, "service:svc-a-1:2", at, 64);
+	ck_assert_int_ge(n, 4);
+	ck_assert_int_le(n, 10);
+	gaps_at_least(at, n, 190);
+	n = fake_beats(a, "svc-a-1-alive", at, 64);
+	ck_assert_int_ge(n, 2);
+	ck_assert_int_le(n, 3);
+	gaps_at_least(at, n, 990);
+	registrar_free(r);
+	fake_stop(a);
+}
+END_TEST
+
+START_TEST(extra_ttl_404_registers_again)
+{
+	struct log_capture logs = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct fake_agent *a = fake_start(0);
+	struct registrar_agent ag = agent_at(a->port, &logs);
+	struct registrar_ttl_check x = { "svc-a-1-ttl", 600, 200, 60000 };
+	struct registrar_service s = http_service_with(&x);
+	struct registrar *r = registrar_new(&s, &ag, NULL);
+	cJSON *body;
+	int before;
+
+	ck_assert_int_eq(registrar_start(r), REGISTRAR_OK);
+	for (int i = 2; i <= 3; i++) {
+		fake_forget(a);
+		before = fake_beats(a, "svc-a-1-ttl", NULL, 0);
+		ck_assert_int_eq(fake_wait(a, &a->registers, i, 3000), i);
+		/* Registered again with both checks, and passed at once. */
+		body = fake_body(a);
+		check_fabio_pair(body, "svc-a-1-ttl", 600, 60000);
+		cJSON_Delete(body);
+		ck_assert_int_ge(fake_wait(a, &a->heartbeats, before + 1, 1000),
+				 before + 1);
+		ck_assert_int_gt(fake_beats(a, "svc-a-1-ttl", NULL, 0), before);
+	}
+	ck_assert_int_eq(log_wait(&logs, "event=forgotten", 2, 2000), 2);
+	ck_assert_int_eq(log_wait(&logs, "event=reregistered", 2, 2000), 2);
 	registrar_free(r);
 	fake_stop(a);
 }
@@ -1016,6 +1277,7 @@ static Suite *registrar_suite(void)
 
 	tcase_add_test(args, new_refuses_bad_arguments);
 	tcase_add_test(args, new_checks_targets_per_kind);
+	tcase_add_test(args, new_checks_the_extra_ttl_check);
 	tcase_add_test(args, strerror_names_every_code);
 	tcase_add_test(args, null_and_unstarted_handles);
 	suite_add_tcase(s, args);
@@ -1024,6 +1286,9 @@ static Suite *registrar_suite(void)
 	tcase_add_test(agent, unreachable_then_agent_appears);
 	tcase_add_test(agent, registration_body);
 	tcase_add_test(agent, ttl_heartbeats);
+	tcase_add_test(agent, extra_ttl_check_sent_first_and_passed);
+	tcase_add_test(agent, main_and_extra_ttl_checks_beat_apart);
+	tcase_add_test(agent, extra_ttl_404_registers_again);
 	tcase_add_test(agent, forgotten_service_is_registered_again);
 	tcase_add_test(agent, ttl_404_means_forgotten);
 	tcase_add_test(agent, agent_restart_on_same_port);
