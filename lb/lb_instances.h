@@ -30,6 +30,24 @@
 int lb_instance_counts(const struct consul_service_entry *e,
 		       unsigned status_mask, int checks_all);
 
+/* Why an instance counts or not, in the order lb_instance_counts decides. */
+enum lb_instance_verdict {
+	LB_INSTANCE_COUNTS = 0,
+	LB_INSTANCE_CHECKS,          /* its own checks are not accepted (NULL e too) */
+	LB_INSTANCE_NODE_DOWN,       /* serfHealth critical */
+	LB_INSTANCE_NODE_MAINT,      /* _node_maintenance */
+	LB_INSTANCE_SERVICE_MAINT    /* _service_maintenance:<id> */
+};
+
+/* lb_instance_counts with the reason: the first excluding check met in
+ * e's order decides between the node and maintenance verdicts. */
+enum lb_instance_verdict lb_instance_verdict(const struct consul_service_entry *e,
+					     unsigned status_mask,
+					     int checks_all);
+/* "counts", "checks", "node_down", "node_maintenance",
+ * "service_maintenance" (log values); never NULL. */
+const char *lb_instance_verdict_name(enum lb_instance_verdict v);
+
 /*
  * The weight Consul's DNS would give e (consul-api §3.9): Weights.Passing
  * when every check that applies (node-level and own) passes,

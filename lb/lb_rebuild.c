@@ -6,6 +6,12 @@
  * table is built from everything else (fabio rejects the whole text
  * instead, #282). A table whose routes equal the published one is
  * dropped, so workers are not woken for a change of check output.
+ *
+ * A service none of whose instances counts is not dropped as fabio does
+ * (which turns its routes into the no-route answer): every instance gives
+ * its commands marked consul_down, so its routes stay with targets that
+ * never take traffic and requests get 503. A service going down or coming
+ * back is logged beside the route-change delta.
  */
 #include "lb/lb_watch_internal.h"
 
@@ -35,14 +41,47 @@ static int all_answered(const struct lb_watch *lw)
 	return 1;
 }
 
-/* Route commands of every counting instance, then of the overrides. */
+/* Whether l has instances and none of them counts; *reason then names
+ * why (the verdict they share, or "mixed"). Stops at the first instance
+ * that counts, which is usually the first one. */
+static int service_down(const struct lb_watch *lw,
+			const struct consul_service_list *l,
+			const char **reason)
+{
+	enum lb_instance_verdict first = LB_INSTANCE_COUNTS;
+	int mixed = 0;
+
+	for (size_t j = 0; j < l->n; j++) {
+		enum lb_instance_verdict v = lb_instance_verdict(&l->v[j],
+								 lw->status_mask,
+								 lw->checks_all);
+
+		if (v == LB_INSTANCE_COUNTS)
+			return 0;
+		if (j == 0)
+			first = v;
+		else if (v != first)
+			mixed = 1;
+	}
+	if (l->n == 0)
+		return 0;
+	*reason = mixed ? "mixed" : lb_instance_verdict_name(first);
+	return 1;
+}
+
+/* Route commands of every counting instance (of every instance, marked
+ * consul_down, for a service that is down), then of the overrides. */
 static int gather(struct lb_watch *lw, struct rt_cmd_list *cmds,
-		  size_t *ninstances)
+		  size_t *ninstances, size_t *ndown)
 {
 	*ninstances = 0;
+	*ndown = 0;
 	for (size_t i = 0; i < lw->nsvcs; i++) {
-		const struct consul_service_list *l = &lw->svcs[i]->list;
+		struct svc *s = lw->svcs[i];
+		const struct consul_service_list *l = &s->list;
 
+		s->down = service_down(lw, l, &s->down_reason);
+		*ndown += s->down != 0;
 		for (size_t j = 0; j < l->n; j++) {
 			const struct consul_service_entry *e = &l->v[j];
 			struct rt_instance in = {
@@ -54,13 +93,17 @@ static int gather(struct lb_watch *lw, struct rt_cmd_list *cmds,
 				.port = e->port,
 				.tags = (const char *const *)e->tags,
 				.ntags = e->ntags,
+				.consul_down = s->down,
 			};
 			const char *dc = lw->dc ? lw->dc
 				       : e->datacenter[0] ? e->datacenter : NULL;
 
-			if (!lb_instance_counts(e, lw->status_mask, lw->checks_all))
-				continue;
-			(*ninstances)++;
+			if (!s->down) {
+				if (!lb_instance_counts(e, lw->status_mask,
+							lw->checks_all))
+					continue;
+				(*ninstances)++;
+			}
 			if (rt_tags_commands(&in, lw->tagprefix, dc, cmds) < 0)
 				return -ENOMEM;
 		}
@@ -134,18 +177,75 @@ static void report_problems(struct lb_watch *lw, const struct rt_cmd_list *cmds,
 	log_errs(lw, warnings, "route_skipped");
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static size_t line_len(const char *p)
+{
+	const char *nl = strchr(p, '\n');
+
+	return nl ? (size_t)(nl - p) : strlen(p);
+}
+
+#define DOWN_LINE "- " RT_DUMP_DOWN
+
+/*
+ * Whether the delta takes a target away. A target Consul held down that
+ * is live again ("- # down (consul) X" beside "+ X") takes nothing away:
+ * a service coming back is not held by the resync hold, as it was not
+ * while down services simply had no routes. Every other "- " line counts
+ * (the same target going down too). When memory runs out the answer is
+ * yes: holding is the safe side.
+ */
 static int delta_removes(const char *delta)
 {
-	for (const char *p = delta; p && *p;) {
-		const char *nl = strchr(p, '\n');
+	const size_t dlen = strlen(DOWN_LINE);
+	size_t nplus = 0, ndown = 0, k = 0;
+	uint64_t *plus;
+	int removes = 0;
 
-		if (p[0] == '-' && p[1] == ' ')
+	for (const char *p = delta; p && *p;) {
+		size_t len = line_len(p);
+
+		if (p[0] == '+' && p[1] == ' ')
+			nplus++;
+		else if (len >= dlen && strncmp(p, DOWN_LINE, dlen) == 0)
+			ndown++;
+		else if (p[0] == '-' && p[1] == ' ')
 			return 1;
-		if (!nl)
-			break;
-		p = nl + 1;
+		p += len + (p[len] == '\n');
 	}
-	return 0;
+	if (ndown == 0)
+		return 0;
+	plus = malloc((nplus + 1) * sizeof(*plus));
+	if (!plus)
+		return 1;
+	for (const char *p = delta; *p;) {
+		size_t len = line_len(p);
+
+		if (p[0] == '+' && p[1] == ' ')
+			plus[k++] = fnv(1469598103934665603ull, p + 2, len - 2);
+		p += len + (p[len] == '\n');
+	}
+	qsort(plus, nplus, sizeof(*plus), cmp_u64);
+	for (const char *p = delta; *p && !removes;) {
+		size_t len = line_len(p);
+
+		if (len >= dlen && strncmp(p, DOWN_LINE, dlen) == 0) {
+			uint64_t h = fnv(1469598103934665603ull, p + dlen,
+					 len - dlen);
+
+			removes = !bsearch(&h, plus, nplus, sizeof(*plus),
+					   cmp_u64);
+		}
+		p += len + (p[len] == '\n');
+	}
+	free(plus);
+	return removes;
 }
 
 static void log_delta(struct lb_watch *lw, const struct rt_table *t,
@@ -191,6 +291,32 @@ static int removals_held(const struct lb_watch *lw, uint64_t now)
 	return lw->resync_hold_ms > 0 && now < lw->hold_until_ms;
 }
 
+/* Services that went down or came back since the table last published:
+ * logged once per change, when the routes show it. */
+static void log_service_changes(struct lb_watch *lw)
+{
+	char q[300], qr[64];
+
+	for (size_t i = 0; i < lw->nsvcs; i++) {
+		struct svc *s = lw->svcs[i];
+
+		if (s->down == s->down_published)
+			continue;
+		s->down_published = s->down;
+		if (s->down)
+			LB_WATCH_LOG(lw, LB_WATCH_WARN,
+				     "event=service_down service=%s instances=%zu reason=%s answer=503",
+				     lb_watch_quote(q, sizeof(q), s->name),
+				     s->list.n,
+				     lb_watch_quote(qr, sizeof(qr), s->down_reason));
+		else
+			LB_WATCH_LOG(lw, LB_WATCH_INFO,
+				     "event=service_up service=%s instances=%zu",
+				     lb_watch_quote(q, sizeof(q), s->name),
+				     s->list.n);
+	}
+}
+
 /* Hand t (one reference, taken over) to every mailbox and keep it. */
 static void publish(struct lb_watch *lw, struct rt_table *t)
 {
@@ -210,7 +336,7 @@ static int rebuild(struct lb_watch *lw)
 	struct rt_table *t = NULL;
 	char *delta = NULL;
 	uint64_t t0 = lb_watch_mono_ms(), now;
-	size_t ninst = 0;
+	size_t ninst = 0, ndown = 0;
 	int published = 0;
 
 	if (!lw->published_once) {
@@ -226,7 +352,7 @@ static int rebuild(struct lb_watch *lw)
 	}
 	lw->routes_dirty = 0;
 	atomic_fetch_add(&lw->rebuilds, 1);
-	if (gather(lw, &cmds, &ninst) == 0)
+	if (gather(lw, &cmds, &ninst, &ndown) == 0)
 		t = rt_table_build(&cmds, &bo, &warnings);
 	if (t)
 		delta = rt_table_delta(lw->table, t);
@@ -240,8 +366,10 @@ static int rebuild(struct lb_watch *lw)
 	report_problems(lw, &cmds, &warnings);
 	now = lb_watch_mono_ms();
 	atomic_store(&lw->last_update_ms, lb_watch_wall_ms());
-	if (lw->published_once && delta[0] == '\0')
+	if (lw->published_once && delta[0] == '\0') {
+		log_service_changes(lw);  /* a down service without routes */
 		goto out;
+	}
 	if (lw->published_once && removals_held(lw, now) &&
 	    delta_removes(delta)) {
 		uint64_t left = lw->hold_until_ms - now;
@@ -256,11 +384,12 @@ static int rebuild(struct lb_watch *lw)
 		goto out;
 	}
 	log_delta(lw, t, delta);
+	log_service_changes(lw);
 	LB_WATCH_LOG(lw, LB_WATCH_INFO,
-		     "event=routes_published generation=%llu routes=%zu targets=%zu services=%zu instances=%zu build_ms=%llu",
+		     "event=routes_published generation=%llu routes=%zu targets=%zu services=%zu instances=%zu down_services=%zu build_ms=%llu",
 		     (unsigned long long)rt_table_generation(t),
 		     rt_table_nroutes(t), rt_table_ntargets(t), lw->nsvcs, ninst,
-		     (unsigned long long)(now - t0));
+		     ndown, (unsigned long long)(now - t0));
 	publish(lw, t);
 	t = NULL;
 	published = 1;

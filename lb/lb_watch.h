@@ -17,6 +17,12 @@
  * routes changed, posts the table to every mailbox and calls the published
  * callback (whose job is to wake the workers).
  *
+ * A service that has instances but none that counts keeps its routes:
+ * its instances' targets are all marked consul_down (rt_table.h), get no
+ * weight, and the proxy answers 503 for them instead of the no-route
+ * status. event=service_down / event=service_up say when that starts and
+ * ends. As long as one instance counts, the others are left out as before.
+ *
  * When Consul cannot be reached the last table stays: nothing is published
  * until answers come back. The first table is published once the catalog,
  * every routed service and the KV keys have answered (or startup_wait_ms

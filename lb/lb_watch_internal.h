@@ -29,6 +29,12 @@ struct svc {
 	struct feed feed;  /* first: the watch's callbacks get a struct feed * */
 	char *name;
 	struct consul_service_list list;
+	/* Down: it has instances and none of them counts, so its routes are
+	 * built with every target marked consul_down (503, not no-route). */
+	int down;          /* as of the last rebuild */
+	const char *down_reason; /* lb_instance_verdict_name of them all, or
+			    * "mixed"; static */
+	int down_published; /* as of the last published table (for the log) */
 };
 
 struct lb_watch {

@@ -6,6 +6,8 @@
  *           there; a different weight makes a second target (#640);
  *   del     drop targets by service, route, URL and/or tags;
  *   weight  give the n matching targets of an existing route w/n each.
+ * A target Consul holds down (rt_cmd.consul_down) is an add like any
+ * other, but `route weight` passes it by: it never counts among the n.
  * Strings that repeat (services, hosts, paths, tags) are interned into
  * the table's arena as they arrive, so they compare by pointer; URLs
  * compare by hash, then text.
@@ -249,10 +251,12 @@ static uint32_t route_get(struct rt_builder *b, const char *host,
 
 static uint64_t dedup_hash(uint32_t route, const char *service,
 			   uint64_t url_hash, double fixed, const char **tags,
-			   uint32_t ntags)
+			   uint32_t ntags, int down)
 {
 	uint64_t h = rt_mix64((uint64_t)route + 1), bits;
 
+	if (down)
+		h = rt_mix64(~h);
 	h = ptr_mix(h, service);
 	h = rt_mix64(h ^ url_hash);
 	memcpy(&bits, &fixed, sizeof(bits));
@@ -262,7 +266,9 @@ static uint64_t dedup_hash(uint32_t route, const char *service,
 	return h;
 }
 
-/* What makes two targets identical for fabio's add. */
+/* What makes two targets identical for fabio's add; a down target and a
+ * live one are never the same, so an override cannot be swallowed by a
+ * target Consul holds down, nor the other way round. */
 struct ident {
 	uint64_t hash;
 	uint32_t route;
@@ -272,6 +278,7 @@ struct ident {
 	double fixed;
 	const char **tags;
 	uint32_t ntags;
+	uint8_t down;
 };
 
 static int same_target(const struct rt_build_target *t, const struct ident *k)
@@ -279,7 +286,7 @@ static int same_target(const struct rt_build_target *t, const struct ident *k)
 	if (t->dead || t->dedup_hash != k->hash || t->route != k->route ||
 	    t->service != k->service || t->url_hash != k->url_hash ||
 	    t->fixed != k->fixed || t->ntags != k->ntags ||
-	    strcmp(t->url, k->url) != 0)
+	    t->down != k->down || strcmp(t->url, k->url) != 0)
 		return 0;
 	for (uint32_t i = 0; i < k->ntags; i++) {
 		if (t->tags[i] != k->tags[i])
@@ -618,6 +625,7 @@ void rt_builder_freeze_target(const struct rt_build_target *bt,
 		.tags = (char **)bt->tags,
 		.ntags = bt->ntags,
 		.fixed_weight = bt->fixed,
+		.consul_down = bt->down,
 		.opts = *bt->opts,
 	};
 }
@@ -737,8 +745,9 @@ static int apply_add(struct rt_builder *b, const struct rt_cmd *c)
 	k.url = c->dst;
 	ulen = strlen(c->dst);
 	k.url_hash = rt_hash_bytes(c->dst, ulen);
+	k.down = c->consul_down != 0;
 	k.hash = dedup_hash(k.route, k.service, k.url_hash, k.fixed, k.tags,
-			    k.ntags);
+			    k.ntags, k.down);
 	if (dedup_has(b, &k))
 		return 0;
 	if (b->nt == b->capt) {
@@ -786,6 +795,7 @@ static int apply_add(struct rt_builder *b, const struct rt_cmd *c)
 	t->route = k.route;
 	t->next = NONE;
 	t->fixed = k.fixed;
+	t->down = k.down;
 	b->nt++;
 	return route_append(b, b->nt - 1);
 }
@@ -915,6 +925,14 @@ out:
 
 /* ---- weight ----------------------------------------------------------------- */
 
+/* A target `route weight` applies to: selected and not held down by
+ * Consul. fabio never sees such a target, so it must not change the n of
+ * w/n for the others (nor take a weight it could never use). */
+static int weighable(const struct selector *s, const struct rt_build_target *t)
+{
+	return !t->down && selects(s, t);
+}
+
 static int apply_weight(struct rt_builder *b, const struct rt_cmd *c)
 {
 	const char **tags = NULL;
@@ -934,7 +952,7 @@ static int apply_weight(struct rt_builder *b, const struct rt_cmd *c)
 	route = s.impossible ? NONE : cmd_route(b, c);
 	if (route != NONE) {
 		for (uint32_t ti = b->r[route].head; ti != NONE; ti = b->t[ti].next)
-			n += selects(&s, &b->t[ti]);
+			n += weighable(&s, &b->t[ti]);
 	}
 	if (n == 0) {
 		warn(b, c, "weight", "no target matches, skipped");
@@ -948,13 +966,13 @@ static int apply_weight(struct rt_builder *b, const struct rt_cmd *c)
 	for (uint32_t ti = b->r[route].head; ti != NONE; ti = b->t[ti].next) {
 		struct rt_build_target *t = &b->t[ti];
 
-		if (!selects(&s, t))
+		if (!weighable(&s, t))
 			continue;
 		t->fixed = w;
 		/* identical-target detection must see the new weight; the
 		 * old entry stays but no longer compares equal */
 		t->dedup_hash = dedup_hash(t->route, t->service, t->url_hash,
-					   t->fixed, t->tags, t->ntags);
+					   t->fixed, t->tags, t->ntags, 0);
 		if (route_hashed(&b->r[route]) && dedup_add(b, ti) < 0) {
 			rc = -ENOMEM;
 			goto out;

@@ -75,6 +75,11 @@ struct rt_cmd {
 	char *dst;               /* the URL (add; optional in del) */
 	double weight;           /* `weight <w>` or weight= ; valid when has_weight */
 	int has_weight;
+	int consul_down;         /* generated adds: Consul's status rules exclude
+				  * every instance of the service, so the
+				  * target is kept, marked and never given
+				  * traffic (the route answers 503 instead of
+				  * vanishing); 0 from text */
 	char **tags;             /* tags "a,b", split and trimmed */
 	size_t ntags;
 	struct rt_opts opts;     /* add only */

@@ -1,6 +1,9 @@
 /*
  * rt_dump.c - a table as fabio's `route add` text (its /api/routes?raw),
- * and the difference between two tables for the route-change log.
+ * and the difference between two tables for the route-change log. A
+ * target Consul holds down is shown commented out behind RT_DUMP_DOWN, so
+ * a service going down reads "- route add ..." and "+ # down (consul)
+ * route add ..." in the delta, and coming back the other way round.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -77,15 +80,18 @@ char *rt_table_dump(const struct rt_table *t)
 		const struct rt_route *r = &t->routes[i];
 
 		for (size_t k = 0; k < r->ntargets; k++) {
+			const struct rt_target *x = r->targets[k];
 			char *line;
 
-			if (!(r->targets[k]->share > 0))
+			if (!(x->share > 0) && !x->consul_down)
 				continue;
-			line = target_line(r, r->targets[k]);
+			line = target_line(r, x);
 			if (!line) {
 				b.oom = 1;
 				break;
 			}
+			if (x->consul_down)
+				put(&b, RT_DUMP_DOWN, strlen(RT_DUMP_DOWN));
 			put(&b, line, strlen(line));
 			put(&b, "\n", 1);
 			free(line);

@@ -222,18 +222,24 @@ static void sort_group(const struct freeze *f, uint32_t *run, uint32_t n,
 }
 
 /* Shares and integer weights of one route's targets; fixed/share are
- * scratch arrays big enough for them. */
+ * scratch arrays big enough for them. Targets Consul holds down get 0 and
+ * take no part: the others are weighed as if they were not there. */
 static void weigh(struct rt_route *r, double *fixed, double *share)
 {
 	unsigned total = 0;
+	size_t n = 0, k = 0;
 
-	for (size_t i = 0; i < r->ntargets; i++)
-		fixed[i] = r->targets[i]->fixed_weight;
-	rt_weight_shares(fixed, r->ntargets, share);
 	for (size_t i = 0; i < r->ntargets; i++) {
-		r->targets[i]->share = share[i];
-		r->targets[i]->weight = rt_weight_units(share[i]);
-		total += r->targets[i]->weight;
+		if (!r->targets[i]->consul_down)
+			fixed[n++] = r->targets[i]->fixed_weight;
+	}
+	rt_weight_shares(fixed, n, share);
+	for (size_t i = 0; i < r->ntargets; i++) {
+		struct rt_target *t = r->targets[i];
+
+		t->share = t->consul_down ? 0 : share[k++];
+		t->weight = rt_weight_units(t->share);
+		total += t->weight;
 	}
 	r->total_weight = total;
 }
@@ -501,6 +507,11 @@ void rt_table_unref(struct rt_table *t)
 size_t rt_table_nroutes(const struct rt_table *t)
 {
 	return t ? t->nroutes : 0;
+}
+
+const struct rt_route *rt_table_route(const struct rt_table *t, size_t i)
+{
+	return t && i < t->nroutes ? &t->routes[i] : NULL;
 }
 
 size_t rt_table_ntargets(const struct rt_table *t)

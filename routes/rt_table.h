@@ -34,6 +34,12 @@ struct rt_target {
 	double fixed_weight;  /* from `route weight` / weight=; 0: dynamic */
 	double share;         /* fabio's computed share, 0..1; 0: gets no traffic */
 	unsigned weight;      /* share as an integer out of 10000 (0: none) */
+	int consul_down;      /* Consul excludes every instance of the service
+			       * (rt_cmd.consul_down): share and weight are 0,
+			       * the route keeps the target so that it answers
+			       * 503 ("no healthy target") rather than the
+			       * no-route status; a health predicate reads it
+			       * as Consul's view of the target */
 	struct rt_opts opts;
 	size_t index;         /* position in the table's target numbering:
 			       * 0..rt_table.ntargets-1, for per-reader state */
@@ -52,7 +58,8 @@ struct rt_route_pick {
 struct rt_route {
 	char *host;           /* lower-cased, "" for host-less */
 	char *path;           /* "/app", "" for a :port route */
-	struct rt_target **targets; /* every target, zero-weight ones included */
+	struct rt_target **targets; /* every target, zero-weight and
+				 * consul_down ones included */
 	size_t ntargets;
 	unsigned total_weight; /* sum of targets' weight */
 	size_t index;         /* 0..rt_table.nroutes-1 */
@@ -73,6 +80,13 @@ struct rt_table;
  * Commands that do not apply (a weight matching no target) are reported
  * in warnings (may be NULL) with their line and skipped. Returns a table
  * with one reference, or NULL when out of memory.
+ *
+ * Adds marked consul_down make targets that are kept but never weighed:
+ * a route's other targets get exactly the shares they would get without
+ * them, `route weight` neither counts nor changes them, `route del`
+ * removes them like any target, and a down target and a live one with
+ * the same service, URL, weight and tags are two targets. A route whose
+ * targets are all down stays in the table with a total weight of 0.
  */
 struct rt_table *rt_table_build(const struct rt_cmd_list *cmds,
 				const struct rt_build_opts *opts,
@@ -88,6 +102,8 @@ struct rt_table *rt_table_ref(struct rt_table *t);
 void rt_table_unref(struct rt_table *t);
 
 size_t rt_table_nroutes(const struct rt_table *t);
+/* Route i (0..nroutes-1) in lookup order, or NULL past the end. */
+const struct rt_route *rt_table_route(const struct rt_table *t, size_t i);
 size_t rt_table_ntargets(const struct rt_table *t);
 /* A bumped number per build, for logs. */
 uint64_t rt_table_generation(const struct rt_table *t);
@@ -118,7 +134,10 @@ const struct rt_route *rt_table_lookup(const struct rt_table *t,
 long rt_path_normalize(const char *in, size_t len, char *out, size_t size);
 
 /* fabio's `route add` text of the whole table, one line per target that
- * gets traffic, in lookup order. Caller frees. */
+ * gets traffic, in lookup order. A consul_down target is there too, its
+ * line behind RT_DUMP_DOWN (a comment in the route language, so that the
+ * text still reads back as the routes that take traffic). Caller frees. */
+#define RT_DUMP_DOWN "# down (consul) "
 char *rt_table_dump(const struct rt_table *t);
 
 /* The route-change log: lines of the new dump that are not in the old one

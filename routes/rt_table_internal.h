@@ -191,6 +191,7 @@ struct rt_build_target {
 	uint32_t route;
 	uint32_t next;             /* the route's next target; UINT32_MAX: last */
 	uint8_t dead;              /* removed by `route del` */
+	uint8_t down;              /* rt_cmd.consul_down: kept, never weighed */
 };
 
 /* A (host, path) pair; routes left with no live target are dropped when

@@ -564,8 +564,10 @@ int rt_tags_commands(const struct rt_instance *in, const char *prefix,
 		}
 		rc = tag_command(c, in, svc_ok, t->s, t->len, plen, dc, svctags,
 				 nsvc, out);
-		if (rc == 0 && c != &local)
+		if (rc == 0 && c != &local) {
+			c->consul_down = in->consul_down != 0;
 			continue;
+		}
 		rt_cmd_clear(c);
 		if (c != &local)
 			out->n--;

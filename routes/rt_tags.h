@@ -21,6 +21,9 @@ struct rt_instance {
 	int port;
 	const char *const *tags;
 	size_t ntags;
+	int consul_down;          /* every command gets consul_down set (see
+				   * rt_cmd.h): the caller found that no
+				   * instance of the service counts */
 };
 
 /*
@@ -37,7 +40,8 @@ struct rt_instance {
  * dst is http://ADDR:PORT/ (https://, tcp://, grpc://, grpcs:// without the
  * slash, as fabio writes them); ADDR is address, else node_address, IPv6
  * in brackets. The instance's other tags (trimmed, empty ones dropped)
- * become the command's tags; instance is copied into the command.
+ * become the command's tags; instance is copied into the command, and
+ * so is consul_down.
  *
  * A bad tag (no route part, bad src, weight, option, address or port) is
  * recorded in out->errs with line 0, field naming the option or part at

@@ -226,6 +226,54 @@ START_TEST(test_foreign_checks_ignored)
 }
 END_TEST
 
+/* The reason an instance is out, which the service_down log line names. */
+START_TEST(test_verdicts)
+{
+	const struct chk pass[] = { SERF_OK, { "service:web1", "web1", "passing" } };
+	const struct chk crit[] = { SERF_OK, { "service:web1", "web1", "critical" } };
+	const struct chk serf_first[] = {
+		{ "serfHealth", "", "critical" },
+		{ "_node_maintenance", "", "critical" },
+		{ "service:web1", "web1", "critical" },
+	};
+	const struct chk node_first[] = {
+		{ "_node_maintenance", "", "critical" },
+		{ "serfHealth", "", "critical" },
+	};
+	const struct chk svc_maint[] = {
+		SERF_OK,
+		{ "service:web1", "web1", "passing" },
+		{ "_service_maintenance:web1", "web1", "critical" },
+	};
+	const struct consul_service_entry *e;
+
+	e = entry(pass, N(pass));
+	ck_assert_int_eq(lb_instance_verdict(e, 0, 0), LB_INSTANCE_COUNTS);
+	e = entry(crit, N(crit));
+	ck_assert_int_eq(lb_instance_verdict(e, 0, 0), LB_INSTANCE_CHECKS);
+	ck_assert_int_eq(lb_instance_verdict(e, PASS_ALL, 0), LB_INSTANCE_COUNTS);
+	/* the first excluding check decides, whatever the status set */
+	e = entry(serf_first, N(serf_first));
+	ck_assert_int_eq(lb_instance_verdict(e, PASS_ALL, 0), LB_INSTANCE_NODE_DOWN);
+	e = entry(node_first, N(node_first));
+	ck_assert_int_eq(lb_instance_verdict(e, 0, 0), LB_INSTANCE_NODE_MAINT);
+	e = entry(svc_maint, N(svc_maint));
+	ck_assert_int_eq(lb_instance_verdict(e, PASS_ALL, 1),
+			 LB_INSTANCE_SERVICE_MAINT);
+	ck_assert_int_eq(lb_instance_verdict(NULL, 0, 0), LB_INSTANCE_CHECKS);
+
+	ck_assert_str_eq(lb_instance_verdict_name(LB_INSTANCE_COUNTS), "counts");
+	ck_assert_str_eq(lb_instance_verdict_name(LB_INSTANCE_CHECKS), "checks");
+	ck_assert_str_eq(lb_instance_verdict_name(LB_INSTANCE_NODE_DOWN), "node_down");
+	ck_assert_str_eq(lb_instance_verdict_name(LB_INSTANCE_NODE_MAINT),
+			 "node_maintenance");
+	ck_assert_str_eq(lb_instance_verdict_name(LB_INSTANCE_SERVICE_MAINT),
+			 "service_maintenance");
+	ck_assert_str_eq(lb_instance_verdict_name((enum lb_instance_verdict)99),
+			 "unknown");
+}
+END_TEST
+
 START_TEST(test_weights)
 {
 	const struct chk pass[] = { SERF_OK, { "service:web1", "web1", "passing" } };
@@ -346,6 +394,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_serf_health);
 	tcase_add_test(tc, test_maintenance);
 	tcase_add_test(tc, test_foreign_checks_ignored);
+	tcase_add_test(tc, test_verdicts);
 	tcase_add_test(tc, test_weights);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("overrides and page");

@@ -23,6 +23,7 @@
 
 #include "devregistry/devreg.h"
 #include "lb/lb_watch.h"
+#include "routes/rt_pick.h"
 #include "registry-client/consul_api.h"
 #include "tests/check_main.h"
 #include "tests/check_port.h"
@@ -356,22 +357,69 @@ static int route_ntargets(const char *path)
 #define WAIT_HAS(spec) ck_assert_msg(wait_for(has_target, spec), "never: %s", spec)
 #define WAIT_LACKS(spec) ck_assert_msg(wait_for(lacks_target, spec), "still: %s", spec)
 
+/* The route for path is there, and every target of it is held down by
+ * Consul: no weight, nothing to pick (the proxy answers 503). */
+static int all_down(const void *arg)
+{
+	const struct rt_route *rt = route_of(cur, arg);
+
+	if (!rt || rt->ntargets == 0 || rt->total_weight != 0)
+		return 0;
+	for (size_t i = 0; i < rt->ntargets; i++)
+		if (!rt->targets[i]->consul_down || rt->targets[i]->weight != 0)
+			return 0;
+	return 1;
+}
+
+#define WAIT_DOWN(path) ck_assert_msg(wait_for(all_down, path), "never down: %s", path)
+
+/* Targets of the route for path held down by Consul. */
+static int route_ndown(const char *path)
+{
+	const struct rt_route *rt = route_of(cur, path);
+	int n = 0;
+
+	for (size_t i = 0; rt && i < rt->ntargets; i++)
+		n += rt->targets[i]->consul_down != 0;
+	return n;
+}
+
+/* Whether the dump of the current table has line (a whole line). */
+static int dump_has_line(const char *line)
+{
+	char *d = rt_table_dump(cur);
+	size_t n = strlen(line);
+	int found = 0;
+
+	ck_assert_ptr_nonnull(d);
+	for (const char *p = d; *p && !found;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+		found = len == n && memcmp(p, line, n) == 0;
+		p += len + (nl != NULL);
+	}
+	free(d);
+	return found;
+}
+
 static int consul_is_up(const void *arg)
 {
 	return lb_watch_consul_up(ctl.w) == *(const int *)arg;
 }
 
 /* Register instance id of service name on 127.0.0.1:port with the given
- * tags and a TTL check "ttl-<id>" that passes at once. */
-static void reg_instance(const char *name, const char *id, int port,
-			 const char *const *tags, size_t ntags)
+ * tags and a TTL check "ttl-<id>" that starts with status. */
+static void reg_instance_status(const char *name, const char *id, int port,
+				const char *const *tags, size_t ntags,
+				const char *status)
 {
 	char check_id[96];
 	struct consul_check_def chk = {
 		.kind = CONSUL_CHECK_TTL,
 		.id = check_id,
 		.ttl_ms = 600000,
-		.status = "passing",
+		.status = status,
 	};
 	struct consul_registration r = {
 		.id = id, .name = name, .address = "127.0.0.1", .port = port,
@@ -381,6 +429,13 @@ static void reg_instance(const char *name, const char *id, int port,
 	snprintf(check_id, sizeof(check_id), "ttl-%s", id);
 	ck_assert_msg(consul_agent_service_register(cc, &r, 0) == 0, "%s",
 		      consul_api_last_error(cc));
+}
+
+/* The same with a check that passes at once. */
+static void reg_instance(const char *name, const char *id, int port,
+			 const char *const *tags, size_t ntags)
+{
+	reg_instance_status(name, id, port, tags, ntags, "passing");
 }
 
 static void set_check(const char *id, enum consul_status st)
@@ -451,14 +506,103 @@ START_TEST(test_critical_and_warning_instances)
 	set_check("h1", CONSUL_STATUS_CRITICAL);
 	WAIT_LACKS("/h 127.0.0.1:8091");
 	ck_assert(has_target("/h 127.0.0.1:8092"));
-	/* warning is not accepted by default (service.status=passing) */
+	/* one instance still counts: the other is left out, as fabio does */
+	ck_assert_int_eq(route_ndown("/h"), 0);
+	ck_assert(!log_has("event=service_down"));
+	/* warning is not accepted by default (service.status=passing): no
+	 * instance counts, and the route stays with both targets down */
 	set_check("h2", CONSUL_STATUS_WARNING);
-	WAIT_HAS("/h -");
+	WAIT_DOWN("/h");
+	ck_assert_int_eq(route_ndown("/h"), 2);
+	ck_assert_int_eq(route_ntargets("/h"), 0);
+	ck_assert(log_has("event=service_down service=\"h\" instances=2 reason=\"checks\" answer=503"));
+	ck_assert(log_has("change=\"+ # down (consul) route add h /h http://127.0.0.1:8091/\""));
+	ck_assert(log_has("change=\"- route add h /h http://127.0.0.1:8092/\""));
+	ck_assert(log_has("down_services=1"));
+	ck_assert(dump_has_line("# down (consul) route add h /h http://127.0.0.1:8092/"));
+	ck_assert(!dump_has_line("route add h /h http://127.0.0.1:8092/"));
 	set_check("h1", CONSUL_STATUS_PASSING);
 	WAIT_HAS("/h 127.0.0.1:8091");
 	ck_assert(!has_target("/h 127.0.0.1:8092"));
+	ck_assert_int_eq(route_ndown("/h"), 0);
+	ck_assert(log_has("event=service_up service=\"h\" instances=2"));
+	ck_assert(log_has("change=\"- # down (consul) route add h /h http://127.0.0.1:8092/\""));
+	ck_assert(dump_has_line("route add h /h http://127.0.0.1:8091/"));
 	set_check("h2", CONSUL_STATUS_PASSING);
 	WAIT_HAS("/h 127.0.0.1:8092");
+	ck_assert_int_eq(count_in_log("event=service_down"), 1);
+	ck_assert_int_eq(count_in_log("event=service_up"), 1);
+}
+END_TEST
+
+/* Two of three instances excluded (a critical check, service
+ * maintenance): the table is exactly what it was before down targets
+ * existed, one target taking all the weight. */
+START_TEST(test_one_passing_of_three)
+{
+	const char *tags[] = { "urlprefix-/three" };
+	char *d;
+
+	reg_instance("three", "three1", 8181, tags, N(tags));
+	reg_instance("three", "three2", 8182, tags, N(tags));
+	reg_instance("three", "three3", 8183, tags, N(tags));
+	WAIT_HAS("/three 127.0.0.1:8183");
+	ck_assert_int_eq(route_ntargets("/three"), 3);
+	set_check("three1", CONSUL_STATUS_CRITICAL);
+	ck_assert_int_eq(consul_agent_service_maintenance(cc, "three3", 1, "t"), 0);
+	WAIT_LACKS("/three 127.0.0.1:8181");
+	WAIT_LACKS("/three 127.0.0.1:8183");
+	ck_assert(has_target("/three 127.0.0.1:8182"));
+	ck_assert_uint_eq(route_of(cur, "/three")->ntargets, 1);
+	ck_assert_uint_eq(route_of(cur, "/three")->total_weight, 10000);
+	ck_assert_int_eq(route_ndown("/three"), 0);
+	d = rt_table_dump(cur);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_str_eq(d, "route add three /three http://127.0.0.1:8182/\n");
+	free(d);
+	ck_assert(!log_has("event=service_down"));
+	ck_assert(!log_has("# down (consul)"));
+	ck_assert(log_has("down_services=0"));
+}
+END_TEST
+
+/* A service whose every instance is critical from the start is in the
+ * first table it appears in, down; one instance passing makes it a
+ * normal route. */
+START_TEST(test_all_critical_from_the_start)
+{
+	const char *tags[] = { "urlprefix-/dead", "v1" };
+	struct rt_picker *pk;
+	char *d;
+
+	reg_instance_status("dead", "dead1", 8191, tags, N(tags), "critical");
+	reg_instance_status("dead", "dead2", 8192, tags, N(tags), "critical");
+	WAIT_DOWN("/dead");
+	ck_assert_int_eq(route_ndown("/dead"), 2);
+	/* nothing to pick even without a health predicate */
+	pk = rt_picker_new(RT_STRATEGY_RR, 1);
+	ck_assert_ptr_nonnull(pk);
+	ck_assert_int_eq(rt_picker_attach(pk, cur), 0);
+	ck_assert_ptr_null(rt_pick(pk, route_of(cur, "/dead"), NULL, NULL));
+	rt_picker_free(pk);
+	d = rt_table_dump(cur);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_str_eq(d,
+		"# down (consul) route add dead /dead http://127.0.0.1:8191/ tags \"v1\"\n"
+		"# down (consul) route add dead /dead http://127.0.0.1:8192/ tags \"v1\"\n");
+	free(d);
+	ck_assert(wait_for(log_has_pred, "event=service_down service=\"dead\" instances=2"));
+	set_check("dead2", CONSUL_STATUS_PASSING);
+	WAIT_HAS("/dead 127.0.0.1:8192");
+	ck_assert_int_eq(route_ndown("/dead"), 0);
+	ck_assert_uint_eq(route_of(cur, "/dead")->ntargets, 1);
+	ck_assert(log_has("event=service_up service=\"dead\""));
+	/* deregistered while down: the route goes (no-route again) */
+	set_check("dead2", CONSUL_STATUS_CRITICAL);
+	WAIT_DOWN("/dead");
+	ck_assert_int_eq(consul_agent_service_deregister(cc, "dead1"), 0);
+	ck_assert_int_eq(consul_agent_service_deregister(cc, "dead2"), 0);
+	WAIT_HAS("/dead -");
 }
 END_TEST
 
@@ -476,7 +620,9 @@ START_TEST(test_maintenance)
 	ck_assert_int_eq(consul_agent_service_maintenance(cc, "m1", 0, NULL), 0);
 	WAIT_HAS("/m 127.0.0.1:8101");
 	ck_assert_int_eq(consul_agent_node_maintenance(cc, 1, "test"), 0);
-	WAIT_HAS("/m -");
+	WAIT_DOWN("/m");
+	ck_assert_int_eq(route_ndown("/m"), 2);
+	ck_assert(log_has("event=service_down service=\"m\" instances=2 reason=\"node_maintenance\""));
 	ck_assert_int_eq(consul_agent_node_maintenance(cc, 0, NULL), 0);
 	WAIT_HAS("/m 127.0.0.1:8101");
 	WAIT_HAS("/m 127.0.0.1:8102");
@@ -677,6 +823,50 @@ START_TEST(test_registry_gone_for_good)
 }
 END_TEST
 
+/* A watcher whose resync hold (30 s) outlasts every wait of the test. */
+static void setup_long_hold(void)
+{
+	char addr[64];
+	struct consul_config cfg = { 0 };
+
+	setup_common();
+	reg_start(&reg, 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", reg.port);
+	cfg.address = addr;
+	cc = consul_client_new(&cfg);
+	ck_assert_ptr_nonnull(cc);
+	ctl_start(reg.port, 30000);
+}
+
+/*
+ * After an outage the resync hold keeps a down service's routes (503)
+ * while the restarted registry is still empty, but does not hold the
+ * service coming back: its targets going from down to live remove
+ * nothing, so they are published well before the hold ends.
+ */
+START_TEST(test_down_service_back_during_hold)
+{
+	const char *tags[] = { "urlprefix-/dn" };
+	int down = 0, up = 1;
+	int port = reg.port;
+
+	reg_instance_status("dn", "dn1", 8171, tags, N(tags), "critical");
+	WAIT_DOWN("/dn");
+	ck_assert(wait_for(consul_is_up, &up));
+	reg_stop(&reg);
+	ck_assert(wait_for(consul_is_up, &down));
+	reg_start(&reg, port);
+	ck_assert(wait_for(consul_is_up, &up));
+	/* the empty registry would drop the route: held */
+	sleep_ms(300);
+	poll_table();
+	ck_assert(all_down("/dn"));
+	reg_instance("dn", "dn1", 8171, tags, N(tags));
+	WAIT_HAS("/dn 127.0.0.1:8171");
+	ck_assert_int_eq(route_ndown("/dn"), 0);
+}
+END_TEST
+
 /* lb_watch started while nothing answers: no table, reported down; then
  * the registry appears and the first table comes. */
 static void setup_late(void)
@@ -784,6 +974,8 @@ static Suite *suite(void)
 
 	tcase_add_test(tc, test_service_added_and_removed);
 	tcase_add_test(tc, test_critical_and_warning_instances);
+	tcase_add_test(tc, test_one_passing_of_three);
+	tcase_add_test(tc, test_all_critical_from_the_start);
 	tcase_add_test(tc, test_maintenance);
 	tcase_add_test(tc, test_retag_moves_route);
 	tcase_add_test(tc, test_kv_override_added_and_removed);
@@ -797,6 +989,8 @@ static Suite *suite(void)
 	tc = tcase(s, "outage", setup);
 	tcase_add_test(tc, test_registry_away_and_back);
 	tcase_add_test(tc, test_registry_gone_for_good);
+	tc = tcase(s, "down_hold", setup_long_hold);
+	tcase_add_test(tc, test_down_service_back_during_hold);
 	tc = tcase(s, "late", setup_late);
 	tcase_add_test(tc, test_starts_before_registry);
 	return s;

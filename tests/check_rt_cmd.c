@@ -135,6 +135,7 @@ START_TEST(test_copy_is_deep)
 	l.v[0].dst = NULL;
 	l.v[0].has_weight = 1;
 	l.v[0].weight = 0.25;
+	l.v[0].consul_down = 1;
 	ck_assert_int_eq(rt_cmd_copy(&copy, &l.v[0]), 0);
 	rt_cmd_list_clear(&l);
 	ck_assert_ptr_null(copy.block);
@@ -142,6 +143,7 @@ START_TEST(test_copy_is_deep)
 	ck_assert_str_eq(copy.src, "/web");
 	ck_assert_str_eq(copy.tags[0], "green");
 	ck_assert(copy.has_weight && copy.weight == 0.25);
+	ck_assert_int_eq(copy.consul_down, 1);
 	line = rt_cmd_format(&copy);
 	ck_assert_ptr_nonnull(line);
 	ck_assert_ptr_nonnull(strstr(line, "route add web /web"));

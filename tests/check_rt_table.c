@@ -1,8 +1,9 @@
 /*
  * check_rt_table.c - building tables from commands (every command kind),
  * host lookup (ports, case, IPv6 literals, wildcards, host-less
- * fallback), fabio's worked example, dump and delta, reference counting
- * and the mailboxes that hand tables to reader threads.
+ * fallback), fabio's worked example, dump and delta, targets Consul holds
+ * down, reference counting and the mailboxes that hand tables to reader
+ * threads.
  */
 #include <check.h>
 #include <math.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "routes/rt_parse.h"
+#include "routes/rt_pick.h"
 #include "routes/rt_table.h"
 #include "rt_table_testutil.h"
 
@@ -690,6 +692,228 @@ START_TEST(delta_weight_change)
 }
 END_TEST
 
+/* ---- targets Consul holds down ---------------------------------------------- */
+
+/* Append the commands of text to l, marked consul_down when down (as
+ * lb_rebuild makes them for a service none of whose instances counts). */
+static void push_text(struct rt_cmd_list *l, const char *text, int down)
+{
+	size_t from = l->n;
+
+	ck_assert_int_eq(rt_parse(text, strlen(text), l), 0);
+	ck_assert_uint_eq(l->nerrs, 0);
+	for (size_t i = from; i < l->n; i++)
+		l->v[i].consul_down = down;
+}
+
+/* Build from the down commands, then the live ones, then the overrides
+ * (any may be NULL), as the watcher orders them. */
+static struct rt_table *build3(const char *down, const char *live,
+			       const char *overrides, struct rt_cmd_list *w)
+{
+	struct rt_cmd_list l = { 0 };
+	struct rt_table *t;
+
+	if (down)
+		push_text(&l, down, 1);
+	if (live)
+		push_text(&l, live, 0);
+	if (overrides)
+		push_text(&l, overrides, 0);
+	t = tu_build(&l, RT_MATCH_PREFIX, w);
+	rt_cmd_list_clear(&l);
+	return t;
+}
+
+START_TEST(down_route_kept_without_weight)
+{
+	struct rt_table *t = build3("route add web /app http://h:1/\n"
+				    "route add web /app http://h:2/ weight 0.3\n",
+				    NULL, NULL, NULL);
+	struct rt_table *live = parse_build("route add web /app http://h:1/\n",
+					    RT_MATCH_PREFIX, NULL);
+	const struct rt_route *r = tu_find(t, NULL, "/app/x", 0);
+	struct rt_picker *rr = rt_picker_new(RT_STRATEGY_RR, 7);
+	struct rt_picker *rnd = rt_picker_new(RT_STRATEGY_RND, 7);
+
+	ck_assert_uint_eq(rt_table_nroutes(t), 1);
+	ck_assert_uint_eq(rt_table_ntargets(t), 2);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->ntargets, 2);
+	ck_assert_uint_eq(r->total_weight, 0);
+	for (size_t i = 0; i < r->ntargets; i++) {
+		ck_assert_int_eq(r->targets[i]->consul_down, 1);
+		ck_assert_double_eq(r->targets[i]->share, 0);
+		ck_assert_uint_eq(r->targets[i]->weight, 0);
+		ck_assert_uint_eq(r->pick[i].weight, 0);
+	}
+	/* the configured weight is kept for the day it comes back */
+	ck_assert(fabs(tu_target(r, "http://h:2/")->fixed_weight - 0.3) < EPS);
+	/* the same target live has the same identity (picker state) */
+	ck_assert_uint_eq(tu_target(r, "http://h:1/")->identity,
+			  tu_target(tu_find(live, NULL, "/app", 0),
+				    "http://h:1/")->identity);
+	ck_assert_int_eq(tu_target(tu_find(live, NULL, "/app", 0),
+				   "http://h:1/")->consul_down, 0);
+	/* nothing to pick, whatever the strategy, without any predicate */
+	ck_assert_ptr_nonnull(rr);
+	ck_assert_ptr_nonnull(rnd);
+	ck_assert_int_eq(rt_picker_attach(rr, t), 0);
+	ck_assert_int_eq(rt_picker_attach(rnd, t), 0);
+	for (int i = 0; i < 100; i++) {
+		ck_assert_ptr_null(rt_pick(rr, r, NULL, NULL));
+		ck_assert_ptr_null(rt_pick(rnd, r, NULL, NULL));
+	}
+	rt_picker_free(rr);
+	rt_picker_free(rnd);
+	rt_table_unref(t);
+	rt_table_unref(live);
+}
+END_TEST
+
+/* A down service sharing a route with a live one: the live targets get
+ * exactly what they get without it. */
+START_TEST(down_leaves_live_weights_alone)
+{
+	const char *live = "route add b /app http://h:3/ weight 0.2\n"
+			   "route add b /app http://h:4/\n"
+			   "route add b /app http://h:5/\n";
+	struct rt_table *t = build3("route add a /app http://h:1/\n"
+				    "route add a /app http://h:2/ weight 0.5\n",
+				    live, NULL, NULL);
+	struct rt_table *u = parse_build(live, RT_MATCH_PREFIX, NULL);
+	const struct rt_route *r = tu_find(t, NULL, "/app", 0);
+	const struct rt_route *q = tu_find(u, NULL, "/app", 0);
+
+	ck_assert_uint_eq(r->ntargets, 5);
+	ck_assert_uint_eq(r->total_weight, q->total_weight);
+	for (size_t i = 0; i < q->ntargets; i++) {
+		const struct rt_target *x = tu_target(r, q->targets[i]->url);
+
+		ck_assert_ptr_nonnull(x);
+		ck_assert_int_eq(x->consul_down, 0);
+		ck_assert_double_eq(x->share, q->targets[i]->share);
+		ck_assert_uint_eq(x->weight, q->targets[i]->weight);
+	}
+	ck_assert_int_eq(tu_target(r, "http://h:1/")->consul_down, 1);
+	ck_assert_uint_eq(tu_target(r, "http://h:2/")->weight, 0);
+	rt_table_unref(t);
+	rt_table_unref(u);
+}
+END_TEST
+
+/* `route weight` neither counts nor changes down targets; `route del`
+ * removes them, and a route left without targets goes. */
+START_TEST(down_weight_and_del)
+{
+	struct rt_cmd_list w = { 0 };
+	struct rt_table *t = build3(
+		"route add a /app http://h:1/ tags \"x\"\n",
+		"route add b /app http://h:3/ tags \"x\"\n"
+		"route add b /app http://h:4/\n",
+		"route weight /app weight 0.5 tags \"x\"\n", &w);
+	const struct rt_route *r = tu_find(t, NULL, "/app", 0);
+
+	/* fabio's w/n with n = 1: the down target is not among them */
+	ck_assert_uint_eq(w.nerrs, 0);
+	ck_assert(fabs(tu_target(r, "http://h:3/")->fixed_weight - 0.5) < EPS);
+	ck_assert_uint_eq(tu_target(r, "http://h:3/")->weight, 5000);
+	ck_assert_uint_eq(tu_target(r, "http://h:4/")->weight, 5000);
+	ck_assert_double_eq(tu_target(r, "http://h:1/")->fixed_weight, 0);
+	ck_assert_uint_eq(tu_target(r, "http://h:1/")->weight, 0);
+	rt_table_unref(t);
+
+	/* a weight for down targets only matches nothing, as in fabio */
+	t = build3("route add a /app http://h:1/\n", NULL,
+		   "route weight a /app weight 0.5\n", &w);
+	ck_assert_uint_eq(w.nerrs, 1);
+	ck_assert_str_eq(w.errs[0].field, "weight");
+	ck_assert_uint_eq(rt_table_nroutes(t), 1);
+	rt_table_unref(t);
+	rt_cmd_list_clear(&w);
+
+	t = build3("route add a /app http://h:1/\nroute add a /other http://h:1/\n",
+		   "route add b /app http://h:3/\n", "route del a /app\n", NULL);
+	r = tu_find(t, NULL, "/app", 0);
+	ck_assert_uint_eq(r->ntargets, 1);
+	ck_assert_int_eq(r->targets[0]->consul_down, 0);
+	ck_assert_ptr_nonnull(tu_find(t, NULL, "/other", 0));
+	rt_table_unref(t);
+	t = build3("route add a /app http://h:1/\n", NULL, "route del a\n", NULL);
+	ck_assert_uint_eq(rt_table_nroutes(t), 0);
+	ck_assert_str_eq(tu_hit(t, NULL, "/app", 0), "-");
+	rt_table_unref(t);
+}
+END_TEST
+
+/* A down target and a live one with the same service, URL and tags are
+ * two targets: an override adding the URL still routes to it. */
+START_TEST(down_and_live_not_identical)
+{
+	struct rt_table *t = build3("route add a /p http://h:1/\n", NULL,
+				    "route add a /p http://h:1/\n", NULL);
+	const struct rt_route *r = tu_find(t, NULL, "/p", 0);
+
+	ck_assert_uint_eq(r->ntargets, 2);
+	ck_assert_int_eq(r->targets[0]->consul_down + r->targets[1]->consul_down, 1);
+	ck_assert_uint_eq(r->total_weight, 10000);
+	rt_table_unref(t);
+	/* but two down adds of the same target are one, as live ones are */
+	t = build3("route add a /p http://h:1/\nroute add a /p http://h:1/\n",
+		   NULL, NULL, NULL);
+	ck_assert_uint_eq(rt_table_ntargets(t), 1);
+	rt_table_unref(t);
+}
+END_TEST
+
+START_TEST(down_dump_and_delta)
+{
+	const char *live = "route add b /b http://h:3/ tags \"v1\"\n";
+	struct rt_table *up = build3(NULL, "route add a /a http://h:1/ weight 0.5\n"
+				     "route add a /a http://h:2/\n", NULL, NULL);
+	struct rt_table *down = build3("route add a /a http://h:1/ weight 0.5\n"
+				       "route add a /a http://h:2/\n", live,
+				       NULL, NULL);
+	struct rt_table *back;
+	char *d, *again;
+
+	d = rt_table_dump(down);
+	ck_assert_str_eq(d,
+		"route add b /b http://h:3/ tags \"v1\"\n"
+		"# down (consul) route add a /a http://h:1/ weight 0.5\n"
+		"# down (consul) route add a /a http://h:2/\n");
+	/* read back, the dump gives the routes that take traffic */
+	back = parse_build(d, RT_MATCH_PREFIX, NULL);
+	again = rt_table_dump(back);
+	ck_assert_str_eq(again, live);
+	free(again);
+	rt_table_unref(back);
+	free(d);
+
+	d = rt_table_delta(up, down);
+	ck_assert_str_eq(d,
+		"- route add a /a http://h:1/ weight 0.5\n"
+		"- route add a /a http://h:2/\n"
+		"+ route add b /b http://h:3/ tags \"v1\"\n"
+		"+ # down (consul) route add a /a http://h:1/ weight 0.5\n"
+		"+ # down (consul) route add a /a http://h:2/\n");
+	free(d);
+	d = rt_table_delta(down, up);
+	ck_assert_str_eq(d,
+		"- route add b /b http://h:3/ tags \"v1\"\n"
+		"- # down (consul) route add a /a http://h:1/ weight 0.5\n"
+		"- # down (consul) route add a /a http://h:2/\n"
+		"+ route add a /a http://h:1/ weight 0.5\n"
+		"+ route add a /a http://h:2/\n");
+	free(d);
+	d = rt_table_delta(down, down);
+	ck_assert_str_eq(d, "");
+	free(d);
+	rt_table_unref(up);
+	rt_table_unref(down);
+}
+END_TEST
+
 /* ---- sharing ------------------------------------------------------------ */
 
 START_TEST(ref_unref)
@@ -897,6 +1121,11 @@ static Suite *suite(void)
 	tcase_add_test(tc, dump_round_trip);
 	tcase_add_test(tc, delta_lines);
 	tcase_add_test(tc, delta_weight_change);
+	tcase_add_test(tc, down_route_kept_without_weight);
+	tcase_add_test(tc, down_leaves_live_weights_alone);
+	tcase_add_test(tc, down_weight_and_del);
+	tcase_add_test(tc, down_and_live_not_identical);
+	tcase_add_test(tc, down_dump_and_delta);
 	tcase_add_test(tc, ref_unref);
 	tcase_add_test(tc, mailbox_basics);
 	tcase_add_test(tc, many_services);

@@ -355,6 +355,29 @@ START_TEST(addresses)
 }
 END_TEST
 
+/* An instance of a service that Consul holds down: every command it
+ * gives carries the mark; the text form is the same as a live one's. */
+START_TEST(consul_down_marks_every_command)
+{
+	const char *tags[] = { "urlprefix-/a", "v1", "urlprefix-b.com/ strip=/x",
+			       "urlprefix-/bad weight=x" };
+	struct rt_instance in = inst(tags, N(tags));
+
+	in.consul_down = 1;
+	ck_assert_int_eq(rt_tags_commands(&in, NULL, NULL, &list), 0);
+	ck_assert_uint_eq(list.n, 2);
+	ck_assert_uint_eq(list.nerrs, 1);
+	for (size_t i = 0; i < list.n; i++)
+		ck_assert_int_eq(list.v[i].consul_down, 1);
+	line_is(0, "route add web /a http://10.0.0.1:8080/ tags \"v1\"");
+	in.consul_down = 0;
+	ck_assert_int_eq(rt_tags_commands(&in, NULL, NULL, &list), 0);
+	ck_assert_uint_eq(list.n, 4);
+	ck_assert_int_eq(list.v[2].consul_down, 0);
+	ck_assert_int_eq(list.v[3].consul_down, 0);
+}
+END_TEST
+
 START_TEST(odd_tags_do_not_break_the_language)
 {
 	static const char *const tags[] = {
@@ -391,6 +414,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, target_tags_and_prefix);
 	tcase_add_test(tc, addresses);
 	tcase_add_test(tc, odd_tags_do_not_break_the_language);
+	tcase_add_test(tc, consul_down_marks_every_command);
 	suite_add_tcase(s, tc);
 	return s;
 }
