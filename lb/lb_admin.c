@@ -12,10 +12,14 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <cjson/cJSON.h>
+
+#include "routes/rt_table.h"
 
 struct lb_admin {
 	struct evhttp *http;
 	struct lb_watch *watch;
+	struct rt_table *last;   /* while stopping: the table at the stop */
 	int stopping;
 	int port;
 };
@@ -103,17 +107,120 @@ static void health(struct lb_admin *a, struct evhttp_request *req)
 	reply_text(req, 200, "OK", body, (size_t)n);
 }
 
+/* One target as fabio's /api/routes element (its apiRoute), plus "down"
+ * for a target Consul holds down (its route answers 503). NULL when out of
+ * memory. */
+static cJSON *route_json(const struct rt_route *r, const struct rt_target *t)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *tags = NULL;
+	size_t srclen = strlen(r->host) + strlen(r->path) + 1;
+	char *src = malloc(srclen);
+	int ok;
+
+	if (src)
+		snprintf(src, srclen, "%s%s", r->host, r->path);
+	if (t->ntags) {
+		tags = cJSON_AddArrayToObject(o, "tags");
+		for (size_t i = 0; tags && i < t->ntags; i++)
+			if (!cJSON_AddItemToArray(tags, cJSON_CreateString(t->tags[i])))
+				tags = NULL;
+	}
+	ok = o && src && (t->ntags == 0 || tags) &&
+	     cJSON_AddStringToObject(o, "service", t->service ? t->service : "") &&
+	     cJSON_AddStringToObject(o, "host", r->host) &&
+	     cJSON_AddStringToObject(o, "path", r->path) &&
+	     cJSON_AddStringToObject(o, "src", src) &&
+	     cJSON_AddStringToObject(o, "dst", t->url ? t->url : "") &&
+	     cJSON_AddStringToObject(o, "opts", t->opts.raw ? t->opts.raw : "") &&
+	     cJSON_AddNumberToObject(o, "weight", t->share) &&
+	     cJSON_AddStringToObject(o, "cmd", "route add") &&
+	     cJSON_AddNumberToObject(o, "rate1", 0) &&
+	     cJSON_AddNumberToObject(o, "pct99", 0) &&
+	     (!t->consul_down || cJSON_AddTrueToObject(o, "down"));
+	free(src);
+	if (!ok) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* The table as fabio's JSON list, one element per target in lookup
+ * order. NULL when out of memory. */
+static char *routes_json(const struct rt_table *t, int pretty)
+{
+	cJSON *list = cJSON_CreateArray();
+	char *text;
+
+	for (size_t i = 0; list && i < rt_table_nroutes(t); i++) {
+		const struct rt_route *r = rt_table_route(t, i);
+
+		for (size_t k = 0; list && k < r->ntargets; k++) {
+			cJSON *o = route_json(r, r->targets[k]);
+
+			if (!o || !cJSON_AddItemToArray(list, o)) {
+				cJSON_Delete(o);
+				cJSON_Delete(list);
+				list = NULL;
+			}
+		}
+	}
+	if (!list)
+		return NULL;
+	text = pretty ? cJSON_Print(list) : cJSON_PrintUnformatted(list);
+	cJSON_Delete(list);
+	return text;
+}
+
+/* Whether the query string has the parameter name (with or without a
+ * value). */
+static int has_param(const char *query, const char *name)
+{
+	size_t n = strlen(name);
+
+	while (query && *query) {
+		if (strncmp(query, name, n) == 0 &&
+		    (query[n] == '\0' || query[n] == '&' || query[n] == '='))
+			return 1;
+		query = strchr(query, '&');
+		if (query)
+			query++;
+	}
+	return 0;
+}
+
+/* /api/routes: fabio's JSON, or with ?raw its `route add` text. */
 static void routes(struct lb_admin *a, struct evhttp_request *req)
 {
-	struct rt_table *t = a->watch ? lb_watch_table(a->watch) : NULL;
-	char *dump = t ? rt_table_dump(t) : NULL;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	struct rt_table *t = a->watch ? lb_watch_table(a->watch) : a->last;
+	struct evbuffer *out;
+	char *body;
 
-	if (t && !dump) {
+	if (has_param(query, "raw")) {
+		body = t ? rt_table_dump(t) : NULL;
+		if (t && !body) {
+			reply_text(req, 500, "Internal Server Error", "out of memory\n", 14);
+			return;
+		}
+		reply_text(req, 200, "OK", body ? body : "", body ? strlen(body) : 0);
+		free(body);
+		return;
+	}
+	body = routes_json(t, has_param(query, "pretty"));
+	if (!body) {
 		reply_text(req, 500, "Internal Server Error", "out of memory\n", 14);
 		return;
 	}
-	reply_text(req, 200, "OK", dump ? dump : "", dump ? strlen(dump) : 0);
-	free(dump);
+	out = evhttp_request_get_output_buffer(req);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type", "application/json; charset=utf-8");
+	evbuffer_add(out, body, strlen(body));
+	evbuffer_add(out, "\n", 1);
+	evhttp_send_reply(req, 200, "OK", NULL);
+	cJSON_free(body);
 }
 
 static void handle(struct evhttp_request *req, void *arg)
@@ -175,8 +282,14 @@ fail:
 
 void lb_admin_set_stopping(struct lb_admin *a)
 {
-	if (a)
-		a->stopping = 1;
+	struct rt_table *t;
+
+	if (!a || a->stopping)
+		return;
+	a->stopping = 1;
+	t = a->watch ? lb_watch_table(a->watch) : NULL;
+	a->last = t ? rt_table_ref(t) : NULL;
+	a->watch = NULL;
 }
 
 int lb_admin_port(const struct lb_admin *a)
@@ -190,5 +303,6 @@ void lb_admin_free(struct lb_admin *a)
 		return;
 	if (a->http)
 		evhttp_free(a->http);
+	rt_table_unref(a->last);
 	free(a);
 }

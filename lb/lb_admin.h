@@ -3,8 +3,11 @@
  *   GET /health          200 "OK" with the Consul state, or 503 while
  *                        switchyard shuts down (so balancers in front of
  *                        it and the self-registration check let go first)
- *   GET /api/routes      the current table as fabio's `route add` text
- *                        (fabio's /api/routes?raw; ?raw is accepted too)
+ *   GET /api/routes      the current table as fabio's JSON (one element
+ *                        per target: service, host, path, src, dst,
+ *                        opts, weight, tags, cmd; "down": true for a
+ *                        target Consul holds down); ?pretty indents it;
+ *                        ?raw gives the `route add` text instead
  * Anything else is 404. Everything runs on the base's thread.
  */
 #ifndef LB_ADMIN_H
@@ -19,7 +22,8 @@ struct lb_admin;
  * (no routes yet). NULL with *err a negative errno on failure. */
 struct lb_admin *lb_admin_new(struct event_base *base, const char *addr,
 			      struct lb_watch *watch, int *err);
-/* From now on /health answers 503. */
+/* From now on /health answers 503, and the watch (which the caller may
+ * now free) is no longer used: /api/routes shows the table it held. */
 void lb_admin_set_stopping(struct lb_admin *a);
 /* The bound port. */
 int lb_admin_port(const struct lb_admin *a);

@@ -5,6 +5,8 @@
  * logic lives here.
  */
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <signal.h>
@@ -41,6 +43,16 @@ struct daemon {
 	struct lb_logger log;
 	struct event *sig_term, *sig_int, *sig_hup;
 	int stopping;
+	/* The drain runs on a thread of its own (lb_workers_stop blocks
+	 * until the requests in flight finish), so that the control thread
+	 * keeps answering /health with 503 meanwhile; it reports back
+	 * through a pipe. */
+	pthread_t drain_thread;
+	int drain_running;
+	int drain_pipe[2];
+	struct event *drained_ev;
+	unsigned drain_ms;
+	int drain_cut;
 };
 
 static long long ns_to_ms(int64_t ns)
@@ -248,37 +260,110 @@ static int start_watch(struct daemon *d)
 	return 0;
 }
 
-/* fabio's self-registration: the admin server as a service with an HTTP
- * check on /health, removed after a minute of being critical. */
-static void start_self_registration(struct daemon *d)
+/* Go's IsGlobalUnicast: not unspecified, loopback, link-local, multicast
+ * or the IPv4 broadcast address. */
+static int global_unicast(const struct sockaddr *sa)
 {
-	struct registrar_service s;
-	struct registrar_agent a;
-	char host[128], id[256], url[300], hostname[64];
-	const char *addr = d->cfg.register_addr, *colon = strrchr(addr, ':');
-	size_t hlen = colon ? (size_t)(colon - addr) : 0;
-	int port = lb_admin_port(d->admin), err = 0;
+	if (sa->sa_family == AF_INET) {
+		uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
 
-	if (!d->cfg.register_enabled)
+		return a != 0 && a >> 24 != 127 && a >> 16 != 0xa9fe &&
+		       a >> 28 != 0xe && a != 0xffffffffu;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		return !IN6_IS_ADDR_UNSPECIFIED(a) && !IN6_IS_ADDR_LOOPBACK(a) &&
+		       !IN6_IS_ADDR_LINKLOCAL(a) && !IN6_IS_ADDR_MULTICAST(a);
+	}
+	return 0;
+}
+
+/* The address registered when register.addr has no host (or 0.0.0.0, ::):
+ * as fabio, the first global unicast address of an interface that is up,
+ * IPv4 before IPv6; 127.0.0.1 on a machine without one. */
+static void machine_address(char *buf, size_t size)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	struct ifaddrs *list = NULL;
+
+	snprintf(buf, size, "127.0.0.1");
+	if (getifaddrs(&list) != 0)
 		return;
-	if (hlen >= 2 && addr[0] == '[') {
+	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+		for (struct ifaddrs *i = list; i; i = i->ifa_next) {
+			const void *ip;
+
+			if (!i->ifa_addr || i->ifa_addr->sa_family != families[f] ||
+			    !(i->ifa_flags & IFF_UP) || !global_unicast(i->ifa_addr))
+				continue;
+			ip = families[f] == AF_INET ?
+			     (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr :
+			     (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+			if (inet_ntop(families[f], ip, buf, (socklen_t)size))
+				goto out;
+			snprintf(buf, size, "127.0.0.1");
+		}
+	}
+out:
+	freeifaddrs(list);
+}
+
+/* Split register.addr ("host:port", "[v6]:port", ":port") into the host to
+ * register and its port; the port is 0 when it is missing or 0 (the admin
+ * server's own port is used then). */
+static int register_host_port(const char *addr, char *host, size_t size)
+{
+	const char *colon = strrchr(addr, ':');
+	size_t hlen = colon ? (size_t)(colon - addr) : strlen(addr);
+	long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+
+	if (hlen >= 2 && addr[0] == '[' && addr[hlen - 1] == ']') {
 		addr++;
 		hlen -= 2;
 	}
-	if (hlen == 0 || hlen >= sizeof(host) ||
-	    (hlen == 7 && memcmp(addr, "0.0.0.0", 7) == 0)) {
-		strcpy(host, "127.0.0.1");
+	if (hlen == 0 || hlen >= size || (hlen == 7 && memcmp(addr, "0.0.0.0", 7) == 0) ||
+	    (hlen == 2 && memcmp(addr, "::", 2) == 0)) {
+		machine_address(host, size);
 	} else {
 		memcpy(host, addr, hlen);
 		host[hlen] = '\0';
 	}
+	return port > 0 && port <= 65535 ? (int)port : 0;
+}
+
+/* fabio's self-registration (registry/consul/register.go): the admin
+ * server as service <name>-<hostname>-<port> with two checks, a TTL check
+ * <id>-ttl of 15 s passed at once and every 10 s, removed after a minute
+ * of being critical (so a killed switchyard leaves the catalog), and an
+ * HTTP check on /health without one (a failing switchyard stays listed).
+ * The registrar registers it again when the agent loses it. */
+static void start_self_registration(struct daemon *d)
+{
+	struct registrar_service s;
+	struct registrar_ttl_check ttl;
+	struct registrar_agent a;
+	char host[INET6_ADDRSTRLEN + 8], id[256], ttl_id[264], url[300], hostname[64];
+	int port, err = 0;
+
+	if (!d->cfg.register_enabled)
+		return;
+	port = register_host_port(d->cfg.register_addr, host, sizeof(host));
+	if (port == 0)
+		port = lb_admin_port(d->admin);
 	if (gethostname(hostname, sizeof(hostname)) != 0)
 		strcpy(hostname, "localhost");
 	hostname[sizeof(hostname) - 1] = '\0';
 	snprintf(id, sizeof(id), "%s-%s-%d", d->cfg.register_name, hostname, port);
+	snprintf(ttl_id, sizeof(ttl_id), "%s-ttl", id);
 	snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%d/health"
 		 : "http://%s:%d/health", host, port);
 
+	memset(&ttl, 0, sizeof(ttl));
+	ttl.id = ttl_id;
+	ttl.ttl_ms = 15000;
+	ttl.heartbeat_ms = 10000;
+	ttl.deregister_after_ms = 60000;
 	memset(&s, 0, sizeof(s));
 	s.name = d->cfg.register_name;
 	s.id = id;
@@ -286,11 +371,11 @@ static void start_self_registration(struct daemon *d)
 	s.port = port;
 	s.tags = (const char *const *)d->cfg.register_tags.v;
 	s.ntags = d->cfg.register_tags.n;
+	s.extra_ttl_check = &ttl;
 	s.check = REGISTRAR_CHECK_HTTP;
 	s.check_target = url;
 	s.check_interval_ms = (unsigned)ns_to_ms(d->cfg.register_check_interval_ns);
 	s.check_timeout_ms = (unsigned)ns_to_ms(d->cfg.register_check_timeout_ns);
-	s.deregister_after_ms = 60000;
 	memset(&a, 0, sizeof(a));
 	a.address = d->cfg.consul_addr;
 	a.token = d->cfg.consul_token[0] ? d->cfg.consul_token : NULL;
@@ -310,10 +395,46 @@ static void start_self_registration(struct daemon *d)
 
 /* SIGTERM/SIGINT: fail /health, deregister, stop accepting, let requests
  * in flight finish for up to proxy.shutdownwait, leave the loop. */
+/* The drain thread: stop the workers gracefully, then wake the control
+ * thread. */
+static void *drain_main(void *arg)
+{
+	struct daemon *d = arg;
+	char done = 1;
+	ssize_t n;
+
+	d->drain_cut = lb_workers_stop(d->workers, d->drain_ms);
+	do
+		n = write(d->drain_pipe[1], &done, 1);
+	while (n < 0 && errno == EINTR);
+	return NULL;
+}
+
+/* Back on the control thread: the workers are gone. */
+static void on_drained(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	pthread_join(d->drain_thread, NULL);
+	d->drain_running = 0;
+	d->workers = NULL;
+	if (d->drain_cut > 0)
+		LOG(d, LB_LOG_WARN, "msg=\"requests cut at the shutdown deadline\" count=%d",
+		    d->drain_cut);
+	event_base_loopbreak(d->base);
+}
+
+/*
+ * SIGTERM / SIGINT: answer /health with 503, deregister, and let the
+ * workers finish what is in flight for up to proxy.shutdownwait. The
+ * watch goes first: it must not post tables to workers that are being
+ * freed, and the admin server keeps the last table for /api/routes.
+ */
 static void on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
-	int cut;
 
 	(void)what;
 	if (d->stopping)
@@ -322,12 +443,28 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	LOG(d, LB_LOG_INFO, "msg=\"shutting down\" signal=%d shutdownwait_ms=%lld",
 	    (int)sig, ns_to_ms(d->cfg.proxy_shutdownwait_ns));
 	lb_admin_set_stopping(d->admin);
+	lb_watch_free(d->watch);
+	d->watch = NULL;
 	registrar_free(d->self);
 	d->self = NULL;
-	cut = lb_workers_stop(d->workers, (unsigned)ns_to_ms(d->cfg.proxy_shutdownwait_ns));
+	d->drain_ms = (unsigned)ns_to_ms(d->cfg.proxy_shutdownwait_ns);
+	if (pipe(d->drain_pipe) == 0) {
+		d->drained_ev = event_new(d->base, d->drain_pipe[0], EV_READ,
+					  on_drained, d);
+		if (d->drained_ev && event_add(d->drained_ev, NULL) == 0 &&
+		    pthread_create(&d->drain_thread, NULL, drain_main, d) == 0) {
+			d->drain_running = 1;
+			return;
+		}
+	}
+	/* No thread to drain on: drain here, /health unanswered meanwhile. */
+	LOG(d, LB_LOG_WARN, "msg=\"draining on the control thread\" error=\"%s\"",
+	    strerror(errno));
+	d->drain_cut = lb_workers_stop(d->workers, d->drain_ms);
 	d->workers = NULL;
-	if (cut > 0)
-		LOG(d, LB_LOG_WARN, "msg=\"requests cut at the shutdown deadline\" count=%d", cut);
+	if (d->drain_cut > 0)
+		LOG(d, LB_LOG_WARN, "msg=\"requests cut at the shutdown deadline\" count=%d",
+		    d->drain_cut);
 	event_base_loopbreak(d->base);
 }
 
@@ -358,6 +495,16 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 static void teardown(struct daemon *d)
 {
 	registrar_free(d->self);
+	if (d->drain_running) {
+		pthread_join(d->drain_thread, NULL);
+		d->workers = NULL;
+	}
+	if (d->drained_ev)
+		event_free(d->drained_ev);
+	if (d->drain_pipe[0] >= 0) {
+		close(d->drain_pipe[0]);
+		close(d->drain_pipe[1]);
+	}
 	if (d->workers)
 		lb_workers_stop(d->workers, 0);
 	lb_watch_free(d->watch);
@@ -387,6 +534,7 @@ int main(int argc, char **argv, char **envp)
 	int rc, status = 1;
 
 	memset(&d, 0, sizeof(d));
+	d.drain_pipe[0] = d.drain_pipe[1] = -1;
 	rc = lb_config_load(&d.cfg, argc, argv, envp, &err);
 	if (rc != 0) {
 		fprintf(stderr, "switchyard: %s\n", err.msg);
