@@ -1,6 +1,7 @@
 # tests: Check suites (check_*), integration scripts (it_*), fixtures,
 # fuzz targets and benchmarks. Each part has its own fragment.
-EXTRA_DIST += %reldir%/lib.sh %reldir%/fixtures %reldir%/fuzz %reldir%/bench/README.md
+EXTRA_DIST += %reldir%/lib.sh %reldir%/tsan.supp %reldir%/fixtures %reldir%/fuzz %reldir%/bench/README.md \
+	%reldir%/bench/bench_proxy_report.py %reldir%/bench/bench_proxy_proc.py
 include %reldir%/client.mk
 include %reldir%/devreg.mk
 include %reldir%/registrar.mk
