@@ -223,6 +223,21 @@ const char *consul_client_error(const struct consul_client *c)
 	return c->last_error;
 }
 
+void consul_client_settings(const struct consul_client *c,
+			    struct consul_client_settings *out)
+{
+	static const char token_prefix[] = "X-Consul-Token: ";
+
+	out->base_url = c->base_url;
+	out->https = c->https;
+	out->token = c->token_header ? c->token_header + sizeof(token_prefix) - 1
+				     : NULL;
+	out->dc_param = c->dc_param;
+	out->consistency = c->consistency;
+	out->max_body = c->max_body;
+	out->timeout_ms = c->timeout_ms;
+}
+
 void consul_response_clear(struct consul_response *r)
 {
 	if (!r)
@@ -449,6 +464,10 @@ static int transfer_setup(struct consul_client *c, CURL *easy,
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* One handle per blocking watch: with a thousand routed services, the
+	 * default 16 KB receive buffer per handle is most of switchyard's
+	 * memory. Consul's answers arrive in a few small reads anyway. */
+	curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 4096L);
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, "switchyard-consul-client");
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, resp->error);
