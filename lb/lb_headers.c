@@ -3,7 +3,6 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <sys/queue.h>
 
 #include "lb/lb_headers.h"
 
@@ -202,43 +201,41 @@ lb_headers_forwarded_value(struct lb_buf *out, const char *v, int as_node)
 /* Append the values of every client field of class c (named name, not
  * hop-by-hop) joined with ", "; returns how many there were. */
 static int
-join_values(struct lb_buf *b, const struct evkeyvalq *in,
+join_values(struct lb_buf *b, const struct lb_h1_field *in, size_t nin,
 	    enum field_class c, const char *name, const struct tokens *t)
 {
-	const struct evkeyval *h;
-	size_t nlen = strlen(name);
+	size_t nlen = strlen(name), i;
 	int n = 0;
 
 	if (t->n > 0 && tokens_has(t, name, nlen))
 		return 0;
-	TAILQ_FOREACH(h, in, next) {
-		if (h->value[0] == '\0' ||
-		    classify(h->key, strlen(h->key)) != c)
+	for (i = 0; i < nin; i++) {
+		const struct lb_h1_field *h = &in[i];
+
+		if (h->value_len == 0 ||
+		    classify(h->name, h->name_len) != c)
 			continue;
 		if (n++ > 0)
 			lb_buf_add(b, ", ", 2);
-		lb_buf_adds(b, h->value);
+		lb_buf_add(b, h->value, h->value_len);
 	}
 	return n;
 }
 
 int
 lb_headers_request(struct lb_buf *out, const struct lb_fwd *f,
-		   const struct evkeyvalq *in)
+		   const struct lb_h1_field *in, size_t nin)
 {
-	const struct evkeyval *h;
 	struct tokens t;
 	int has_real_ip = 0, has_proto = 0, has_port = 0, has_host = 0;
 	int nxff = 0, nfwd = 0;
+	size_t i;
 
 	t.n = 0;
-	TAILQ_FOREACH(h, in, next) {
-		if (h->key[0] == 'C' || h->key[0] == 'c') {
-			size_t n = strlen(h->key);
-
-			if (classify(h->key, n) == F_CONNECTION)
-				tokens_add(&t, h->value, strlen(h->value));
-		}
+	for (i = 0; i < nin; i++) {
+		if (in[i].name_len == 10 &&
+		    classify(in[i].name, 10) == F_CONNECTION)
+			tokens_add(&t, in[i].value, in[i].value_len);
 	}
 
 	lb_buf_adds(out, f->method);
@@ -252,11 +249,12 @@ lb_headers_request(struct lb_buf *out, const struct lb_fwd *f,
 	if (f->host != NULL)
 		field(out, "Host", f->host);
 
-	TAILQ_FOREACH(h, in, next) {
-		size_t n = strlen(h->key);
-		enum field_class c = classify(h->key, n);
+	for (i = 0; i < nin; i++) {
+		const struct lb_h1_field *h = &in[i];
+		size_t n = h->name_len;
+		enum field_class c = classify(h->name, n);
 
-		if (hop(&t, c, h->key, n))
+		if (hop(&t, c, h->name, n))
 			continue;
 		switch (c) {
 		case F_HOST:
@@ -288,14 +286,15 @@ lb_headers_request(struct lb_buf *out, const struct lb_fwd *f,
 		default:
 			break;
 		}
-		lb_buf_add(out, h->key, n);
+		lb_buf_add(out, h->name, n);
 		lb_buf_add(out, ": ", 2);
-		lb_buf_adds(out, h->value);
+		lb_buf_add(out, h->value, h->value_len);
 		lb_buf_add(out, "\r\n", 2);
 	}
 
 	lb_buf_adds(out, "X-Forwarded-For: ");
-	if (nxff > 0 && join_values(out, in, F_XFF, "x-forwarded-for", &t) > 0)
+	if (nxff > 0 &&
+	    join_values(out, in, nin, F_XFF, "x-forwarded-for", &t) > 0)
 		lb_buf_add(out, ", ", 2);
 	lb_buf_adds(out, f->client_ip);
 	lb_buf_add(out, "\r\n", 2);
@@ -311,7 +310,8 @@ lb_headers_request(struct lb_buf *out, const struct lb_fwd *f,
 		field(out, "X-Forwarded-Prefix", f->prefix);
 
 	lb_buf_adds(out, "Forwarded: ");
-	if (nfwd > 0 && join_values(out, in, F_FORWARDED, "forwarded", &t) > 0)
+	if (nfwd > 0 &&
+	    join_values(out, in, nin, F_FORWARDED, "forwarded", &t) > 0)
 		lb_buf_add(out, ", ", 2);
 	lb_buf_adds(out, "for=");
 	lb_headers_forwarded_value(out, f->client_ip, 1);

@@ -15,7 +15,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <event2/keyvalq_struct.h>
 
 #include "lb/lb_buf.h"
 #include "lb/lb_http1.h"
@@ -43,7 +42,7 @@ struct lb_fwd {
 
 /*
  * Append the upstream request head for f to out: the request line
- * (HTTP/1.1), Host, the client's fields in their order minus hop-by-hop
+ * (HTTP/1.1), Host, the client's fields in[0..nin) in their order minus hop-by-hop
  * ones, Host, Content-Length and Expect (the proxy sends the whole body
  * itself), then:
  *   X-Forwarded-For    the client's values joined, then client_ip
@@ -59,7 +58,7 @@ struct lb_fwd {
  * and the empty line. Returns 0, or -ENOMEM (out->oom).
  */
 int lb_headers_request(struct lb_buf *out, const struct lb_fwd *f,
-		       const struct evkeyvalq *in);
+		       const struct lb_h1_field *in, size_t nin);
 
 /* The framing of a response to the client. */
 struct lb_resp_out {

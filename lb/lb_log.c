@@ -392,6 +392,29 @@ fail:
 	return NULL;
 }
 
+int
+lb_access_log_reopen(struct lb_access_log *log, const char *target)
+{
+	int fd;
+
+	if (log == NULL || !log->owned)
+		return 0;
+	fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	/* dup2 swaps the file under the descriptor in one step: a worker
+	 * writing at that moment writes whole lines to one file or the
+	 * other, never to a closed descriptor */
+	if (dup3(fd, log->fd, O_CLOEXEC) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	close(fd);
+	return 0;
+}
+
 void
 lb_access_log_free(struct lb_access_log *log)
 {

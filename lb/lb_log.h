@@ -117,6 +117,10 @@ struct lb_access_log *lb_access_log_open(const char *target,
 					 enum lb_access_format f, int *err);
 /* Close (stdout/stderr stay open). NULL: no-op. Flush every buffer first. */
 void lb_access_log_free(struct lb_access_log *log);
+/* Open target again in place of the file the log writes to (after it was
+ * rotated away), safely while workers write. A no-op for stdout and
+ * stderr. 0 or a negative errno (the old file stays in use). */
+int lb_access_log_reopen(struct lb_access_log *log, const char *target);
 enum lb_access_format lb_access_log_format(const struct lb_access_log *log);
 /* Lines that could not be written (write errors), over all buffers. */
 uint64_t lb_access_log_dropped(const struct lb_access_log *log);

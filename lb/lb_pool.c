@@ -679,6 +679,20 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Every connect waits the same: a common timeout keeps adding and
+ * removing its timer O(1). A base holds a few hundred common timeouts;
+ * past that (many reloads), a plain one does the same job. */
+static void
+set_dial_timeout(struct lb_pool *p, unsigned ms)
+{
+	p->o.dial_timeout_ms = ms;
+	p->dial_tv_storage.tv_sec = ms / 1000;
+	p->dial_tv_storage.tv_usec = (ms % 1000) * 1000;
+	p->dial_tv = event_base_init_common_timeout(p->base, &p->dial_tv_storage);
+	if (p->dial_tv == NULL)
+		p->dial_tv = &p->dial_tv_storage;
+}
+
 struct lb_pool *
 lb_pool_new(struct event_base *base, const struct lb_pool_opts *o,
 	    const struct lb_logger *log)
@@ -693,13 +707,7 @@ lb_pool_new(struct event_base *base, const struct lb_pool_opts *o,
 	p->o = *o;
 	p->log = log;
 	TAILQ_INIT(&p->all);
-	p->dial_tv_storage.tv_sec = o->dial_timeout_ms / 1000;
-	p->dial_tv_storage.tv_usec = (o->dial_timeout_ms % 1000) * 1000;
-	/* every connect waits the same: a common timeout keeps adding and
-	 * removing its timer O(1) */
-	p->dial_tv = event_base_init_common_timeout(base, &p->dial_tv_storage);
-	if (p->dial_tv == NULL)
-		p->dial_tv = &p->dial_tv_storage;
+	set_dial_timeout(p, o->dial_timeout_ms);
 	p->sweep_ev = event_new(base, -1, EV_PERSIST, sweep_cb, p);
 	if (p->sweep_ev == NULL)
 		goto fail;
@@ -721,6 +729,19 @@ lb_pool_new(struct event_base *base, const struct lb_pool_opts *o,
 fail:
 	lb_pool_free(p);
 	return NULL;
+}
+
+void
+lb_pool_set_limits(struct lb_pool *p, unsigned dial_timeout_ms,
+		   unsigned idle_timeout_ms, unsigned max_idle)
+{
+	if (dial_timeout_ms > 0 && dial_timeout_ms != p->o.dial_timeout_ms)
+		set_dial_timeout(p, dial_timeout_ms);
+	/* the sweep keeps its period: idle connections go at the next
+	 * sweep after the new limit, at most a second late */
+	if (idle_timeout_ms > 0)
+		p->o.idle_timeout_ms = idle_timeout_ms;
+	p->o.max_idle = max_idle;
 }
 
 void

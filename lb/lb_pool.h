@@ -94,6 +94,11 @@ struct lb_pool_waiter {
 struct lb_pool *lb_pool_new(struct event_base *base,
 			    const struct lb_pool_opts *o,
 			    const struct lb_logger *log);
+/* New dial timeout (0: unchanged), idle timeout (0: unchanged) and idle
+ * connections kept per target, for connections made or released from
+ * now on (a reload). */
+void lb_pool_set_limits(struct lb_pool *p, unsigned dial_timeout_ms,
+			unsigned idle_timeout_ms, unsigned max_idle);
 /* Close every connection and free every bucket (the callers' bucket
  * references included). NULL: no-op. */
 void lb_pool_free(struct lb_pool *p);

@@ -1,26 +1,13 @@
 /*
  * lb_proxy.c - one request through the proxy, on its worker's thread.
  *
- * evhttp parses the client's request and owns the client connection; the
- * proxy writes its answers itself. It puts the bytes of the response
- * (head included) into the connection's output buffer and ends with
- * evhttp_send_reply_end(), which hands the connection back to evhttp for
- * the next request once the bytes are out; for streamed bodies it uses
- * evhttp_send_reply_chunk_with_cb() only to be told when the output
- * drained. Writing the head and body itself avoids evhttp's per-field
- * allocations and formatting.
- *
- * Output is not written from the callbacks: the connections that have
- * some are queued and written in one burst at the end of the loop turn
- * (lb_proxy_flush), as far as the sockets take it, and evhttp is told
- * the way its bufferevent would tell it. That saves the epoll_ctl pair
- * and the loop turn of a write that waits for writability, and a peer
- * gets everything of a turn with one wake-up.
- *
- * While a request is being worked on, the client connection keeps reading
- * (instead of evhttp's disable-then-enable) with no read callback and a
- * read limit, so a client that goes away is noticed at once and its
- * upstream exchange is dropped.
+ * The client connection (lb_conn.c) reads and parses the request and
+ * collects its body; the proxy routes it, sends it upstream and puts the
+ * bytes of the response (head included) into the connection's output,
+ * which the worker writes in one burst at the end of the loop turn.
+ * lb_conn_end says the response is complete; the request ends when its
+ * last byte has been written (lb_proxy_client_written), so that a drain
+ * waits for it.
  *
  * States of a request: routing (synchronous), connecting / resolving,
  * sent (waiting for the response head, under the response-header
@@ -28,14 +15,11 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/http.h>
-#include <event2/http_struct.h>   /* the request's HTTP version */
-#include <event2/keyvalq_struct.h>
 
 #include "lb/lb_headers.h"
 #include "lb/lb_http1.h"
@@ -46,9 +30,6 @@
 #define RESP_HEAD_MAX (64 * 1024)
 /* Above this much unsent output, stop reading from the upstream. */
 #define CLIENT_HIGH_WM (256 * 1024)
-/* What a client may send ahead (a pipelined request) while its current
- * request is worked on. */
-#define CLIENT_READ_WM (64 * 1024)
 
 enum rq_state {
 	RQ_ROUTE = 0,
@@ -56,7 +37,7 @@ enum rq_state {
 	RQ_RESOLVE,
 	RQ_SENT,
 	RQ_BODY,
-	RQ_DONE              /* the last bytes are with evhttp, being written */
+	RQ_DONE              /* the last bytes are queued, being written */
 };
 
 enum body_mode {
@@ -70,9 +51,10 @@ struct lb_req {
 	TAILQ_ENTRY(lb_req) link;
 	struct lb_req *next_free;
 	struct lb_worker *w;
-	struct evhttp_request *req;        /* NULL once handed back */
-	struct evhttp_connection *evcon;
-	struct bufferevent *bev;
+	struct lb_conn *client;
+	const struct lb_h1_req *h;         /* the client's head (the
+					    * connection's); NULL once done */
+	struct evbuffer *body;             /* the client's body (same) */
 	struct lb_tabref *tab;
 	const struct rt_route *route;
 	const struct rt_target *target;
@@ -81,9 +63,10 @@ struct lb_req {
 	struct lb_pool_waiter waiter;
 	struct lb_buf head;                /* upstream request head */
 	struct lb_buf path;                /* the normalised request path */
-	const char *query;                 /* the request's, in req's memory */
+	const char *query;                 /* the request's, in h's memory */
 	size_t query_len;
-	const char *host;                  /* the client's Host (req memory) */
+	const char *host;                  /* the client's Host (h's memory,
+					    * or abs_host) */
 	const char *method;
 	int state;
 	size_t tried[MAX_TRIES];           /* target indexes */
@@ -106,6 +89,8 @@ struct lb_req {
 	struct timeval start;
 	struct timespec t0;
 	char client_ip[64];
+	struct lb_buf abs_host;            /* the host of an absolute-form
+					    * target, NUL-terminated */
 };
 
 static void attempt(struct lb_req *rq);
@@ -117,24 +102,30 @@ static struct lb_req *
 rq_get(struct lb_worker *w)
 {
 	struct lb_req *rq = w->free_reqs;
-	struct lb_buf head, path;
+	struct lb_buf head, path, abs_host;
 
 	if (rq != NULL) {
 		w->free_reqs = rq->next_free;
 		head = rq->head;
 		path = rq->path;
+		abs_host = rq->abs_host;
 	} else {
 		rq = malloc(sizeof(*rq));
 		if (rq == NULL)
 			return NULL;
 		memset(&head, 0, sizeof(head));
 		memset(&path, 0, sizeof(path));
+		memset(&abs_host, 0, sizeof(abs_host));
 	}
-	memset(rq, 0, sizeof(*rq));
+	/* everything up to the client address; the rest is set before use */
+	memset(rq, 0, offsetof(struct lb_req, client_ip));
+	rq->client_ip[0] = '\0';
 	rq->head = head;
 	rq->path = path;
+	rq->abs_host = abs_host;
 	lb_buf_reset(&rq->head);
 	lb_buf_reset(&rq->path);
+	lb_buf_reset(&rq->abs_host);
 	rq->w = w;
 	TAILQ_INSERT_TAIL(&w->active, rq, link);
 	w->nactive++;
@@ -172,6 +163,7 @@ lb_proxy_free_cache(struct lb_worker *w)
 		w->free_reqs = rq->next_free;
 		lb_buf_free(&rq->head);
 		lb_buf_free(&rq->path);
+		lb_buf_free(&rq->abs_host);
 		free(rq);
 	}
 }
@@ -190,13 +182,27 @@ elapsed_us(const struct lb_req *rq)
 	return us > 0 ? (uint64_t)us : 0;
 }
 
-/* Counters and the access log line; rq->req must still be there. */
+/* The value of the first field named lower (a lower-case name) of the
+ * client's head, or NULL. */
+static const char *
+client_field(const struct lb_h1_req *h, const char *lower)
+{
+	size_t n = strlen(lower), i;
+
+	for (i = 0; i < h->nfields; i++) {
+		if (h->fields[i].name_len == n &&
+		    lb_h1_name_is(h->fields[i].name, n, lower))
+			return h->fields[i].value;
+	}
+	return NULL;
+}
+
+/* Counters and the access log line; rq->h must still be there. */
 static void
 account(struct lb_req *rq)
 {
 	struct lb_worker *w = rq->w;
 	struct lb_access_rec a;
-	struct evkeyvalq *in;
 
 	if (rq->accounted)
 		return;
@@ -210,22 +216,21 @@ account(struct lb_req *rq)
 		LB_COUNT(w, s4xx, 1);
 	else if (rq->status >= 500)
 		LB_COUNT(w, s5xx, 1);
-	if (w->alog.log == NULL || rq->req == NULL)
+	if (w->alog.log == NULL || rq->h == NULL)
 		return;
-	in = evhttp_request_get_input_headers(rq->req);
 	memset(&a, 0, sizeof(a));
 	a.remote_addr = rq->client_ip;
 	a.method = rq->method;
-	a.uri = evhttp_request_get_uri(rq->req);
-	a.http_major = rq->req->major;
-	a.http_minor = rq->req->minor;
+	a.uri = rq->h->target;
+	a.http_major = rq->h->major;
+	a.http_minor = rq->h->minor;
 	a.status = rq->status;
 	a.bytes = rq->bytes_out;
 	a.start = rq->start;
 	a.duration_us = elapsed_us(rq);
 	a.host = rq->host;
-	a.referer = evhttp_find_header(in, "Referer");
-	a.user_agent = evhttp_find_header(in, "User-Agent");
+	a.referer = client_field(rq->h, "referer");
+	a.user_agent = client_field(rq->h, "user-agent");
 	if (rq->target != NULL) {
 		a.upstream = rq->target->addr;
 		a.service = rq->target->service;
@@ -233,117 +238,28 @@ account(struct lb_req *rq)
 	lb_worker_access(rq->w, &a);
 }
 
-/* Queue a client connection whose output is to be written at the end of
- * this loop turn (lb_proxy_flush). The reference keeps the bufferevent
- * (not the connection) alive until then. */
-static void
-client_queue(struct lb_worker *w, struct bufferevent *bev)
-{
-	if (w->nclientq == w->clientqcap) {
-		size_t cap = w->clientqcap ? w->clientqcap * 2 : 64;
-		struct bufferevent **q = realloc(w->clientq, cap * sizeof(*q));
-
-		if (q == NULL) {
-			/* let the bufferevent write it on its own */
-			bufferevent_enable(bev, EV_WRITE);
-			return;
-		}
-		w->clientq = q;
-		w->clientqcap = cap;
-	}
-	bufferevent_incref(bev);
-	w->clientq[w->nclientq++] = bev;
-}
-
 void
-lb_proxy_flush(struct lb_worker *w)
+lb_proxy_client_written(struct lb_req *rq)
 {
-	size_t i;
-
-	lb_pool_flush(w->pool);
-	for (i = 0; i < w->nclientq; i++) {
-		struct bufferevent *bev = w->clientq[i];
-		struct evbuffer *out = bufferevent_get_output(bev);
-		bufferevent_data_cb rcb, wcb;
-		bufferevent_event_cb ecb;
-		void *arg;
-		int fd;
-
-		bufferevent_getcb(bev, &rcb, &wcb, &ecb, &arg);
-		fd = bufferevent_getfd(bev);
-		if (wcb == NULL || fd < 0 || evbuffer_get_length(out) == 0) {
-			/* evhttp closed the connection meanwhile, or the
-			 * output went already (queued twice this turn, or
-			 * written by the bufferevent): nothing to announce */
-			bufferevent_decref(bev);
-			continue;
-		}
-		/* a socket bufferevent keeps the front of its output frozen
-		 * except while it writes itself; do as it does */
-		evbuffer_unfreeze(out, 1);
-		while (evbuffer_get_length(out) > 0 &&
-		       lb_send_evbuffer(fd, out) > 0)
-			;
-		evbuffer_freeze(out, 1);
-		if (evbuffer_get_length(out) == 0) {
-			/* done: tell evhttp as if the bufferevent had
-			 * written it (the next request, or the drain
-			 * callback of a streamed one) */
-			bufferevent_disable(bev, EV_WRITE);
-			bufferevent_trigger(bev, EV_WRITE, 0);
-		} else {
-			/* the socket is full: the rest when it drains, and
-			 * errors are evhttp's to meet */
-			bufferevent_enable(bev, EV_WRITE);
-		}
-		bufferevent_decref(bev);
-	}
-	w->nclientq = 0;
-}
-
-/* evhttp wrote the last byte of rq's response. */
-static void
-client_done(struct evhttp_request *req, void *arg)
-{
-	struct lb_req *rq = arg;
-
-	(void)req;
-	evhttp_connection_set_closecb(rq->evcon, NULL, NULL);
-	rq->req = NULL;
+	rq->h = NULL;
 	rq_finish(rq);
 }
 
-/* Hand the rest of the response (buf) to evhttp; rq ends when it has
- * been written (so a drain waits for it), or when the client goes. */
+/* Hand the rest of the response (buf) to the client connection; rq ends
+ * when it has been written (so a drain waits for it), or when the client
+ * goes. */
 static void
 client_final(struct lb_req *rq, struct evbuffer *buf)
 {
-	struct lb_worker *w = rq->w;
-	struct evhttp_request *req = rq->req;
-	struct bufferevent *bev = rq->bev;
-	struct evbuffer *out = bufferevent_get_output(bev);
-
-	if (rq->conn == LB_CONN_CLOSE)
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-				  "Connection", "close");
 	account(rq);
-	bufferevent_setwatermark(bev, EV_READ, 0, 0);
-	evbuffer_add_buffer(out, buf);
+	lb_conn_write(rq->client, buf);
 	rq->state = RQ_DONE;
-	evhttp_request_set_on_complete_cb(req, client_done, rq);
-	if (evbuffer_get_length(out) > 0)
-		client_queue(w, bev);
-	/* output empty: evhttp is done at once and reads the next request;
-	 * otherwise once lb_proxy_flush (or the bufferevent) wrote it */
-	evhttp_send_reply_end(req);
+	lb_conn_end(rq->client, rq->conn == LB_CONN_CLOSE);
 }
 
-static void
-client_drained(struct evhttp_connection *evcon, void *arg)
+void
+lb_proxy_client_drained(struct lb_req *rq)
 {
-	struct lb_req *rq = arg;
-
-	(void)evcon;
 	if (rq->paused && rq->up != NULL) {
 		rq->paused = 0;
 		lb_up_pause(rq->up, 0);
@@ -354,12 +270,8 @@ client_drained(struct evhttp_connection *evcon, void *arg)
 static void
 client_chunk(struct lb_req *rq, struct evbuffer *buf)
 {
-	struct bufferevent *bev = rq->bev;
-	struct evbuffer *out = bufferevent_get_output(bev);
-
-	evhttp_send_reply_chunk_with_cb(rq->req, buf, client_drained, rq);
-	client_queue(rq->w, bev);
-	if (evbuffer_get_length(out) > CLIENT_HIGH_WM && !rq->paused &&
+	lb_conn_write(rq->client, buf);
+	if (lb_conn_pending(rq->client) > CLIENT_HIGH_WM && !rq->paused &&
 	    rq->up != NULL) {
 		rq->paused = 1;
 		lb_up_pause(rq->up, 1);
@@ -417,38 +329,38 @@ respond_error(struct lb_req *rq, int status, const char *why)
 static void
 client_abort(struct lb_req *rq)
 {
-	struct evhttp_connection *evcon = rq->evcon;
+	struct lb_conn *c = rq->client;
 
 	if (rq->up != NULL) {
 		lb_pool_release(rq->up, 0);
 		rq->up = NULL;
 	}
 	account(rq);
-	evhttp_connection_set_closecb(evcon, NULL, NULL);
-	rq->req = NULL;
+	rq->h = NULL;
 	rq_finish(rq);
-	evhttp_connection_free(evcon);   /* frees the request with it */
+	lb_conn_abort(c);
 }
 
-/* evhttp's close callback: the client went away (or the server is
- * closing every connection) while rq was being worked on. */
-static void
-client_closed(struct evhttp_connection *evcon, void *arg)
+void
+lb_proxy_client_gone(struct lb_req *rq)
 {
-	struct lb_req *rq = arg;
-	struct evhttp_request *req = rq->req;
-
-	(void)evcon;
 	LB_COUNT(rq->w, client_aborts, 1);
 	if (rq->state < RQ_BODY)
 		rq->status = 499;   /* nginx's "client closed request" */
 	account(rq);
-	rq->req = NULL;
+	rq->h = NULL;
 	rq_finish(rq);
-	/* on a client error evhttp detached the unfinished request: it is
-	 * ours to free; otherwise evhttp frees it with the connection */
-	if (req != NULL && evhttp_request_get_connection(req) == NULL)
-		evhttp_request_free(req);
+}
+
+void
+lb_proxy_drain(struct lb_worker *w)
+{
+	struct lb_req *rq;
+
+	TAILQ_FOREACH(rq, &w->active, link) {
+		if (rq->state < RQ_BODY)
+			rq->conn = LB_CONN_CLOSE;
+	}
 }
 
 unsigned
@@ -564,7 +476,7 @@ start_response(struct lb_req *rq, const struct lb_h1_resp *r,
 	struct lb_worker *w = rq->w;
 	struct evbuffer *in = rq->up->in, *body = w->scratch;
 	struct lb_resp_out o;
-	int minor = rq->req->minor;
+	int minor = rq->h->minor;
 	int no_body = rq->is_head || r->status == 204 || r->status == 304;
 	int whole = 0;
 
@@ -751,7 +663,7 @@ static void
 send_upstream(struct lb_req *rq)
 {
 	struct lb_up *up = rq->up;
-	struct evbuffer *body = evhttp_request_get_input_buffer(rq->req);
+	struct evbuffer *body = rq->body;
 	int rc;
 
 	evbuffer_drain(up->in, evbuffer_get_length(up->in));
@@ -872,8 +784,11 @@ pick_ok(const struct rt_target *t, void *arg)
 		if (b != NULL && !lb_bucket_usable(w->pool, b))
 			return 0;
 	}
-	if (w->ws->o.healthy != NULL &&
-	    !w->ws->o.healthy(t, w->ws->o.healthy_arg))
+	/* Consul excludes every instance of the target's service: the
+	 * route is kept only to answer 503, whatever the predicate says */
+	if (t->consul_down ||
+	    (w->ws->o.healthy != NULL &&
+	     !w->ws->o.healthy(t, w->ws->o.healthy_arg)))
 		return 0;
 	return 1;
 }
@@ -902,14 +817,13 @@ dispatch(struct lb_req *rq)
 	struct lb_worker *w = rq->w;
 	const struct rt_target *t = rq->target;
 	const struct rt_opts *o = &t->opts;
-	struct evkeyvalq *in = evhttp_request_get_input_headers(rq->req);
-	struct evbuffer *body = evhttp_request_get_input_buffer(rq->req);
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(rq->req);
+	const struct lb_h1_req *h = rq->h;
+	struct evbuffer *body = rq->body;
 	struct lb_fwd f;
 
 	if (rq->ntried < MAX_TRIES)
 		rq->tried[rq->ntried++] = t->index;
-	if (!lb_rewrite_allowed(o, rq->client_ip, in)) {
+	if (!lb_rewrite_allowed(o, rq->client_ip, h->fields, h->nfields)) {
 		respond_error(rq, 403, "access denied");
 		return;
 	}
@@ -963,32 +877,27 @@ dispatch(struct lb_req *rq)
 	f.local_port = w->local_port;
 	f.prefix = o->strip;
 	f.body_len = evbuffer_get_length(body);
-	f.has_body = f.body_len > 0 || cmd == EVHTTP_REQ_POST ||
-		     cmd == EVHTTP_REQ_PUT || cmd == EVHTTP_REQ_PATCH;
+	/* a body the client framed, or a method that always has one */
+	f.has_body = f.body_len > 0 || h->content_length >= 0 || h->chunked ||
+		     strcmp(h->method, "POST") == 0 ||
+		     strcmp(h->method, "PUT") == 0 ||
+		     strcmp(h->method, "PATCH") == 0;
 	lb_buf_reset(&rq->head);
 	if (w->path.oom || w->query.oom ||
-	    lb_headers_request(&rq->head, &f, in) < 0) {
+	    lb_headers_request(&rq->head, &f, h->fields, h->nfields) < 0) {
 		respond_error(rq, 500, "out of memory");
 		return;
 	}
 	attempt(rq);
 }
 
-static const char *
-method_name(enum evhttp_cmd_type c)
+/* Whether s starts with the lower-case prefix, ignoring ASCII case. */
+static int
+starts_with(const char *s, const char *prefix)
 {
-	switch (c) {
-	case EVHTTP_REQ_GET: return "GET";
-	case EVHTTP_REQ_POST: return "POST";
-	case EVHTTP_REQ_HEAD: return "HEAD";
-	case EVHTTP_REQ_PUT: return "PUT";
-	case EVHTTP_REQ_DELETE: return "DELETE";
-	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-	case EVHTTP_REQ_TRACE: return "TRACE";
-	case EVHTTP_REQ_CONNECT: return "CONNECT";
-	case EVHTTP_REQ_PATCH: return "PATCH";
-	}
-	return "GET";
+	size_t n = strlen(prefix);
+
+	return strlen(s) >= n && lb_h1_name_is(s, n, prefix);
 }
 
 /* Where the path and query of the request-target are. 0, or -1 for a
@@ -996,13 +905,11 @@ method_name(enum evhttp_cmd_type c)
 static int
 split_target(struct lb_req *rq, const char **path, size_t *plen)
 {
-	const char *uri = evhttp_request_get_uri(rq->req);
+	const char *uri = rq->h->target, *auth, *p, *host_end;
+	size_t n;
 
-	if (uri == NULL)
-		return -1;
 	if (uri[0] == '/') {
-		size_t n = strcspn(uri, "?#");
-
+		n = strcspn(uri, "?#");
 		*path = uri;
 		*plen = n;
 		if (uri[n] == '?') {
@@ -1010,25 +917,48 @@ split_target(struct lb_req *rq, const char **path, size_t *plen)
 			rq->query_len = strcspn(rq->query, "#");
 		}
 		return 0;
-	} else {
-		const struct evhttp_uri *u =
-			evhttp_request_get_evhttp_uri(rq->req);
-		const char *scheme = u != NULL ? evhttp_uri_get_scheme(u) : NULL;
-		const char *p;
-
-		if (scheme == NULL || (strcmp(scheme, "http") != 0 &&
-				       strcmp(scheme, "https") != 0) ||
-		    evhttp_uri_get_host(u) == NULL)
-			return -1;
-		p = evhttp_uri_get_path(u);
-		*path = p != NULL && *p != '\0' ? p : "/";
-		*plen = strlen(*path);
-		rq->query = evhttp_uri_get_query(u);
-		rq->query_len = rq->query != NULL ? strlen(rq->query) : 0;
-		/* absolute-form: the URI's host wins over Host */
-		rq->host = evhttp_uri_get_host(u);
-		return 0;
 	}
+	/* absolute-form (RFC 9112 3.2.2): scheme "://" authority path */
+	if (starts_with(uri, "http://"))
+		auth = uri + 7;
+	else if (starts_with(uri, "https://"))
+		auth = uri + 8;
+	else
+		return -1;
+	n = strcspn(auth, "/?#");
+	if (n == 0 || memchr(auth, '@', n) != NULL)
+		return -1;   /* no host, or userinfo, which HTTP forbids */
+	p = auth + n;
+	/* the host without its port ("[v6]" keeps its brackets) */
+	if (auth[0] == '[') {
+		host_end = memchr(auth, ']', n);
+		if (host_end == NULL)
+			return -1;
+		host_end++;
+	} else {
+		host_end = memchr(auth, ':', n);
+		if (host_end == NULL)
+			host_end = p;
+	}
+	lb_buf_add(&rq->abs_host, auth, (size_t)(host_end - auth));
+	lb_buf_add(&rq->abs_host, "", 1);
+	if (rq->abs_host.oom)
+		return -1;
+	/* absolute-form: the URI's host wins over Host */
+	rq->host = rq->abs_host.p;
+	if (*p == '/') {
+		*path = p;
+		*plen = strcspn(p, "?#");
+		p += *plen;
+	} else {
+		*path = "/";
+		*plen = 1;
+	}
+	if (*p == '?') {
+		rq->query = p + 1;
+		rq->query_len = strcspn(rq->query, "#");
+	}
+	return 0;
 }
 
 static void
@@ -1061,7 +991,7 @@ route(struct lb_req *rq)
 		const struct lb_page *page = lb_worker_page(w);
 
 		LB_COUNT(w, noroute, 1);
-		respond(rq, w->ws->o.noroute_status, "text/html; charset=utf-8",
+		respond(rq, w->live.noroute_status, "text/html; charset=utf-8",
 			page->body, page->len, NULL);
 		return;
 	}
@@ -1073,78 +1003,37 @@ route(struct lb_req *rq)
 	dispatch(rq);
 }
 
-/* The client's address as text, with IPv4-mapped IPv6 ("::ffff:1.2.3.4",
- * from a dual-stack listener) shown as IPv4. */
-static void
-client_address(struct lb_req *rq)
-{
-	char *addr = NULL;
-	ev_uint16_t port = 0;
-
-	size_t n;
-
-	evhttp_connection_get_peer(rq->evcon, &addr, &port);
-	if (addr == NULL)
-		addr = "";
-	if (strncmp(addr, "::ffff:", 7) == 0 && strchr(addr + 7, '.') != NULL)
-		addr += 7;
-	n = strlen(addr);
-	if (n >= sizeof(rq->client_ip))
-		n = sizeof(rq->client_ip) - 1;
-	memcpy(rq->client_ip, addr, n);
-	rq->client_ip[n] = '\0';
-}
-
 void
-lb_proxy_request(struct evhttp_request *req, void *arg)
+lb_proxy_request(struct lb_worker *w, struct lb_conn *c,
+		 const struct lb_h1_req *h, struct evbuffer *body)
 {
-	struct lb_worker *w = arg;
 	struct lb_req *rq = rq_get(w);
-	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-	struct evkeyval *h;
-	bufferevent_data_cb rcb, wcb;
-	bufferevent_event_cb ecb;
-	void *cbarg;
-	const char *conn = NULL;
-	int minor = req->minor;
+	const char *peer = lb_conn_peer(c);
+	size_t n = strlen(peer);
 
 	if (rq == NULL) {
-		evhttp_send_error(req, 503, "out of memory");
+		/* nothing to answer with: the connection goes */
+		lb_conn_abort(c);
 		return;
 	}
-	rq->req = req;
-	rq->evcon = evhttp_request_get_connection(req);
-	rq->bev = evhttp_connection_get_bufferevent(rq->evcon);
+	rq->client = c;
+	rq->h = h;
+	rq->body = body;
+	lb_conn_set_owner(c, rq);
 	event_base_gettimeofday_cached(w->base, &rq->start);
 	clock_gettime(CLOCK_MONOTONIC, &rq->t0);
-
-	/* keep reading the client (see the top of the file) */
-	bufferevent_getcb(rq->bev, &rcb, &wcb, &ecb, &cbarg);
-	bufferevent_setcb(rq->bev, NULL, wcb, ecb, cbarg);
-	bufferevent_setwatermark(rq->bev, EV_READ, 0, CLIENT_READ_WM);
-	bufferevent_enable(rq->bev, EV_READ);
-	evhttp_connection_set_closecb(rq->evcon, client_closed, rq);
-
-	client_address(rq);
-	rq->method = method_name(evhttp_request_get_command(req));
-	rq->is_head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;
-	/* Host and Connection in one pass (the first of each, as
-	 * evhttp_find_header would give) */
-	TAILQ_FOREACH(h, in, next) {
-		if (rq->host == NULL && (h->key[0] | 0x20) == 'h' &&
-		    lb_h1_name_is(h->key, strlen(h->key), "host"))
-			rq->host = h->value;
-		else if (conn == NULL && (h->key[0] | 0x20) == 'c' &&
-			 lb_h1_name_is(h->key, strlen(h->key), "connection"))
-			conn = h->value;
-	}
-	if (w->draining ||
-	    (conn != NULL && lb_h1_list_has(conn, strlen(conn), "close")))
+	if (n >= sizeof(rq->client_ip))
+		n = sizeof(rq->client_ip) - 1;
+	memcpy(rq->client_ip, peer, n);
+	rq->client_ip[n] = '\0';
+	rq->method = h->method;
+	rq->is_head = strcmp(h->method, "HEAD") == 0;
+	rq->host = h->host;
+	if (w->draining || h->conn_close)
 		rq->conn = LB_CONN_CLOSE;
-	else if (minor == 0)
-		rq->conn = conn != NULL && lb_h1_list_has(conn, strlen(conn),
-							  "keep-alive") ?
-			   LB_CONN_KEEP_ALIVE : LB_CONN_CLOSE;
+	else if (h->minor == 0)
+		rq->conn = h->conn_keep_alive ? LB_CONN_KEEP_ALIVE :
+						LB_CONN_CLOSE;
 	else
 		rq->conn = LB_CONN_NONE;
 	route(rq);

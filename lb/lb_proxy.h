@@ -4,7 +4,8 @@
  * them to a target over keep-alive upstream connections.
  *
  * Each worker is one thread with its own event_base (epoll changelist
- * on), its own evhttp on its own SO_REUSEPORT listener, an rt_mailbox,
+ * on), its own SO_REUSEPORT listener whose connections it reads and
+ * parses itself (lb_conn, lb_h1req: strict HTTP/1.1), an rt_mailbox,
  * an rt_picker, upstream pools and counters: nothing on the request path
  * is shared between threads or locked. The control thread hands over a
  * new table by posting it to every mailbox and calling lb_workers_notify
@@ -57,6 +58,17 @@ struct lb_proxy_opts {
 	struct lb_logger log;        /* diagnostics; called on worker threads */
 };
 
+/* The options that change while the workers run (SIGHUP). Zero means
+ * the same default as in lb_proxy_opts. */
+struct lb_proxy_live {
+	unsigned dial_timeout_ms;
+	unsigned response_header_timeout_ms; /* 0: wait forever */
+	unsigned idle_conn_timeout_ms;
+	unsigned max_idle_per_target;
+	uint64_t max_body;           /* 0: no limit */
+	int noroute_status;
+};
+
 /* The defaults above (listen ":9999", strategy rr). */
 void lb_proxy_opts_init(struct lb_proxy_opts *o);
 
@@ -107,6 +119,16 @@ struct lb_proxy_stats {
 	uint64_t upstream_idle;      /* pooled idle connections now */
 	uint64_t access_log_dropped; /* access lines lost to write errors */
 };
+/*
+ * Apply new live options: each worker takes them at its next wake-up
+ * (this call wakes them), for requests and connections it starts from
+ * then on. -EINVAL (nothing changed) for a noroute_status outside
+ * 100..999.
+ */
+int lb_workers_set_live(struct lb_workers *ws, const struct lb_proxy_live *l);
+/* Reopen the access log file (log rotation). 0 (also with no file) or a
+ * negative errno. */
+int lb_workers_reopen_access_log(struct lb_workers *ws);
 /* Sums over the workers; counters are read without stopping anyone, so
  * they are each exact but not a snapshot of one instant. */
 void lb_workers_stats(const struct lb_workers *ws, struct lb_proxy_stats *s);

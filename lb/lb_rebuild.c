@@ -284,6 +284,55 @@ static void log_delta(struct lb_watch *lw, const struct rt_table *t,
 			     (unsigned long long)gen, more);
 }
 
+/* log.routes.format=detail: one line per target with its share;
+ * =all: the table as `route add` text, a line each. */
+static void log_table(struct lb_watch *lw, const struct rt_table *t)
+{
+	unsigned long long gen = (unsigned long long)rt_table_generation(t);
+	char q[1024];
+
+	if (!lw->log || LB_WATCH_INFO < lw->log_level ||
+	    lw->routes_log == LB_WATCH_ROUTES_DELTA)
+		return;
+	if (lw->routes_log == LB_WATCH_ROUTES_DETAIL) {
+		for (size_t i = 0; i < rt_table_nroutes(t); i++) {
+			const struct rt_route *r = rt_table_route(t, i);
+
+			for (size_t k = 0; k < r->ntargets; k++) {
+				const struct rt_target *x = r->targets[k];
+
+				LB_WATCH_LOG(lw, LB_WATCH_INFO,
+					     "event=route_table generation=%llu route=%s%s service=%s dst=%s share=%.4f%s",
+					     gen, r->host, r->path,
+					     x->service ? x->service : "",
+					     x->url ? x->url : "", x->share,
+					     x->consul_down ? " down=consul" : "");
+			}
+		}
+		return;
+	}
+	{
+		char *dump = rt_table_dump(t);
+
+		for (const char *p = dump; p && *p;) {
+			const char *nl = strchr(p, '\n');
+			size_t len = nl ? (size_t)(nl - p) : strlen(p);
+			char line[900];
+
+			if (len) {
+				snprintf(line, sizeof(line), "%.*s", (int)len, p);
+				LB_WATCH_LOG(lw, LB_WATCH_INFO,
+					     "event=route_table generation=%llu cmd=%s",
+					     gen, lb_watch_quote(q, sizeof(q), line));
+			}
+			if (!nl)
+				break;
+			p = nl + 1;
+		}
+		free(dump);
+	}
+}
+
 /* Whether a table that drops routes must wait: from the first answer
  * after an outage until the hold has run out (note_answer). */
 static int removals_held(const struct lb_watch *lw, uint64_t now)
@@ -384,6 +433,7 @@ static int rebuild(struct lb_watch *lw)
 		goto out;
 	}
 	log_delta(lw, t, delta);
+	log_table(lw, t);
 	log_service_changes(lw);
 	LB_WATCH_LOG(lw, LB_WATCH_INFO,
 		     "event=routes_published generation=%llu routes=%zu targets=%zu services=%zu instances=%zu down_services=%zu build_ms=%llu",

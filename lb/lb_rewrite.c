@@ -5,7 +5,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
-#include <sys/queue.h>
 
 #include "lb/lb_http1.h"
 #include "lb/lb_rewrite.h"
@@ -191,24 +190,25 @@ address_passes(const struct rt_opts *o, const char *s, size_t n)
 
 int
 lb_rewrite_allowed(const struct rt_opts *o, const char *client_ip,
-		   const struct evkeyvalq *in)
+		   const struct lb_h1_field *in, size_t nin)
 {
-	const struct evkeyval *h;
+	size_t i;
 
 	if (o->nallow == 0 && o->ndeny == 0)
 		return 1;
 	if (client_ip != NULL &&
 	    address_passes(o, client_ip, strlen(client_ip)) == 0)
 		return 0;
-	if (in == NULL)
-		return 1;
-	TAILQ_FOREACH(h, in, next) {
-		const char *v = h->value;
+	for (i = 0; in != NULL && i < nin; i++) {
+		const char *v = in[i].value, *vend = v + in[i].value_len;
 
-		if (!lb_h1_name_is(h->key, strlen(h->key), "x-forwarded-for"))
+		if (in[i].name_len != 15 ||
+		    !lb_h1_name_is(in[i].name, 15, "x-forwarded-for"))
 			continue;
-		while (*v != '\0') {
-			size_t n = strcspn(v, ",");
+		while (v < vend) {
+			const char *comma = memchr(v, ',', (size_t)(vend - v));
+			size_t n = comma != NULL ? (size_t)(comma - v) :
+						   (size_t)(vend - v);
 			size_t a = 0, b = n;
 
 			while (a < b && (v[a] == ' ' || v[a] == '\t'))
@@ -218,7 +218,7 @@ lb_rewrite_allowed(const struct rt_opts *o, const char *client_ip,
 			if (address_passes(o, v + a, b - a) == 0)
 				return 0;
 			v += n;
-			if (*v == ',')
+			if (v < vend)
 				v++;
 		}
 	}

@@ -8,9 +8,9 @@
 #define LB_REWRITE_H
 
 #include <stddef.h>
-#include <event2/keyvalq_struct.h>
 
 #include "lb/lb_buf.h"
+#include "lb/lb_http1.h"
 #include "routes/rt_cmd.h"
 
 /*
@@ -50,13 +50,13 @@ int lb_rewrite_redirect(struct lb_buf *out, const char *tmpl,
 
 /*
  * allow= / deny= of a target's options. Checked against client_ip and
- * every address in the client's X-Forwarded-For fields (in may be NULL):
+ * every address in the client's X-Forwarded-For fields in[0..nin):
  * with an allow list, every address that parses must lie in one of its
  * blocks; with a deny list, none may lie in one of its blocks. Entries
  * that are not IP addresses are ignored, as fabio does. Returns 1 when
  * the request may pass, 0 when it is denied (403).
  */
 int lb_rewrite_allowed(const struct rt_opts *o, const char *client_ip,
-		       const struct evkeyvalq *in);
+		       const struct lb_h1_field *in, size_t nin);
 
 #endif

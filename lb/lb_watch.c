@@ -612,6 +612,7 @@ struct lb_watch *lb_watch_new(struct event_base *base,
 						 : LB_WATCH_STARTUP_WAIT_MS;
 	lw->log = o->log;
 	lw->log_level = o->log_level;
+	lw->routes_log = o->routes_log;
 	lw->log_arg = o->log_arg;
 	atomic_init(&lw->up, 0);
 	lw->up_now = -1;
@@ -762,4 +763,13 @@ uint64_t lb_watch_rebuilds(const struct lb_watch *lw)
 uint64_t lb_watch_publishes(const struct lb_watch *lw)
 {
 	return atomic_load(&lw->publishes);
+}
+
+void lb_watch_set_log(struct lb_watch *w, enum lb_watch_level level,
+		      enum lb_watch_routes_log routes_log)
+{
+	if (!w)
+		return;
+	w->log_level = level;
+	w->routes_log = routes_log;
 }

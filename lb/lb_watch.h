@@ -69,6 +69,15 @@ typedef void (*lb_watch_published_fn)(struct lb_watch *w,
 #define LB_WATCH_RESYNC_HOLD_MS 3000
 #define LB_WATCH_STARTUP_WAIT_MS 5000u
 
+/* What a new table logs (fabio's log.routes.format): the changes only;
+ * the changes and every target with its share; the changes and the
+ * table as `route add` text. */
+enum lb_watch_routes_log {
+	LB_WATCH_ROUTES_DELTA = 0,
+	LB_WATCH_ROUTES_DETAIL,
+	LB_WATCH_ROUTES_ALL
+};
+
 struct lb_watch_opts {
 	const char *consul_addr;  /* "host:port" or a URL; NULL: 127.0.0.1:8500 */
 	const char *token;        /* X-Consul-Token; NULL or "": none */
@@ -95,6 +104,7 @@ struct lb_watch_opts {
 	lb_watch_log_fn log;      /* NULL: silent */
 	enum lb_watch_level log_level; /* lines below this are not built */
 	void *log_arg;
+	enum lb_watch_routes_log routes_log; /* log.routes.format */
 };
 
 /* Start watching. The strings are copied. NULL on a bad address or when
@@ -104,6 +114,9 @@ struct lb_watch *lb_watch_new(struct event_base *base,
 /* Stop every watch and drop the table held here. Mailboxes and boxes keep
  * what was posted to them (their readers own that). NULL is a no-op. */
 void lb_watch_free(struct lb_watch *w);
+/* Change the diagnostics level and the route log while running (SIGHUP). */
+void lb_watch_set_log(struct lb_watch *w, enum lb_watch_level level,
+		      enum lb_watch_routes_log routes_log);
 
 /* Readers. m (resp. b) must outlive w; the current table (page), if any,
  * is posted to it at once. 0 or -ENOMEM. */

@@ -53,6 +53,7 @@ struct lb_watch {
 	int resync_hold_ms;
 	lb_watch_log_fn log;
 	enum lb_watch_level log_level;
+	enum lb_watch_routes_log routes_log;
 	void *log_arg;
 
 	struct feed catalog, kv, noroute;

@@ -26,8 +26,13 @@
 #include "lb/lb_worker.h"
 
 #define PATHBUF_SIZE (64 * 1024)
-#define MAX_HEADERS_SIZE (64 * 1024)
 #define ACCESS_FLUSH_MS 100
+/* How long a drain keeps idle keep-alive connections open for the request
+ * their client may be sending at that moment (the race of RFC 9112
+ * 9.3.1): a request in that time is answered with Connection: close and
+ * the connection closes after it, instead of the client finding its
+ * request unanswered on a connection closed under it. */
+#define IDLE_GRACE_MS 1000
 
 static const struct timeval access_flush_tv = {0, ACCESS_FLUSH_MS * 1000};
 
@@ -106,6 +111,83 @@ lb_worker_page(struct lb_worker *w)
 		w->page_gen = gen;
 	}
 	return w->page;
+}
+
+/* ---- live options ---- */
+
+/* Fill in the defaults of zero fields. */
+static void
+live_defaults(struct lb_proxy_live *l)
+{
+	if (l->dial_timeout_ms == 0)
+		l->dial_timeout_ms = 30000;
+	if (l->idle_conn_timeout_ms == 0)
+		l->idle_conn_timeout_ms = 4000;
+	if (l->max_idle_per_target == 0)
+		l->max_idle_per_target = 10000;
+	if (l->noroute_status == 0)
+		l->noroute_status = 404;
+}
+
+int
+lb_workers_set_live(struct lb_workers *ws, const struct lb_proxy_live *l)
+{
+	struct lb_proxy_live v = *l;
+
+	live_defaults(&v);
+	if (v.noroute_status < 100 || v.noroute_status > 999)
+		return -EINVAL;
+	pthread_mutex_lock(&ws->live_mu);
+	ws->live = v;
+	atomic_fetch_add(&ws->live_gen, 1);
+	pthread_mutex_unlock(&ws->live_mu);
+	lb_workers_notify(ws);
+	return 0;
+}
+
+int
+lb_workers_reopen_access_log(struct lb_workers *ws)
+{
+	if (ws->alog == NULL || ws->access_copy == NULL)
+		return 0;
+	return lb_access_log_reopen(ws->alog, ws->access_copy);
+}
+
+/* The worker's timers and pool follow w->live. */
+static void
+live_apply(struct lb_worker *w)
+{
+	unsigned ms = w->live.response_header_timeout_ms;
+
+	w->resp_tv = NULL;
+	if (ms > 0) {
+		w->resp_tv_storage.tv_sec = ms / 1000;
+		w->resp_tv_storage.tv_usec = (ms % 1000) * 1000;
+		/* a base holds a few hundred common timeouts; past that
+		 * (many reloads) a plain one does the same job */
+		w->resp_tv = event_base_init_common_timeout(w->base,
+						&w->resp_tv_storage);
+		if (w->resp_tv == NULL)
+			w->resp_tv = &w->resp_tv_storage;
+	}
+	lb_pool_set_limits(w->pool, w->live.dial_timeout_ms,
+			   w->live.idle_conn_timeout_ms,
+			   w->live.max_idle_per_target);
+}
+
+/* Take the live options if they changed since the worker last looked. */
+static void
+live_take(struct lb_worker *w)
+{
+	struct lb_workers *ws = w->ws;
+
+	if (atomic_load(&ws->live_gen) == w->live_gen)
+		return;
+	pthread_mutex_lock(&ws->live_mu);
+	w->live = ws->live;
+	w->live_gen = atomic_load(&ws->live_gen);
+	pthread_mutex_unlock(&ws->live_mu);
+	live_apply(w);
 }
 
 /* ---- tables ---- */
@@ -239,17 +321,24 @@ lb_worker_access(struct lb_worker *w, const struct lb_access_rec *r)
 
 /* ---- stopping ---- */
 
+/* Nothing left to wait for: no request in flight, and no connection
+ * that may still bring one (or the grace for those is over). */
+static int
+drained(const struct lb_worker *w)
+{
+	return w->nactive == 0 && (w->nconns == 0 || w->grace_over);
+}
+
 static void
 finish(struct lb_worker *w)
 {
-	event_del(w->drain_ev);
-	if (w->http != NULL) {
-		/* closes the idle keep-alive connections still open */
-		evhttp_free(w->http);
-		w->http = NULL;
-	}
-	lb_access_buf_flush(&w->alog);
 	w->leave = 1;
+	event_del(w->drain_ev);
+	event_del(w->grace_ev);
+	/* the idle keep-alive connections still open */
+	lb_conn_unlisten(w);
+	lb_conn_close_all(w);
+	lb_access_buf_flush(&w->alog);
 	event_base_loopbreak(w->base);
 }
 
@@ -260,7 +349,19 @@ finish_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (w->nactive == 0)
+	if (drained(w))
+		finish(w);
+}
+
+static void
+grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct lb_worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	w->grace_over = 1;
+	if (drained(w))
 		finish(w);
 }
 
@@ -284,24 +385,34 @@ drain_begin(struct lb_worker *w)
 	if (w->draining)
 		return;
 	w->draining = 1;
-	if (w->bound != NULL) {
-		evhttp_del_accept_socket(w->http, w->bound);
-		w->bound = NULL;
-	}
-	if (w->nactive == 0) {
+	lb_conn_unlisten(w);
+	/* answers not yet started say Connection: close */
+	lb_proxy_drain(w);
+	if (drained(w)) {
 		event_active(w->finish_ev, EV_TIMEOUT, 0);
 		return;
 	}
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(w->drain_ev, &tv);
+	if (ms > IDLE_GRACE_MS)
+		ms = IDLE_GRACE_MS;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(w->grace_ev, &tv);
 }
 
 void
 lb_worker_request_done(struct lb_worker *w)
 {
-	if (w->draining && w->nactive == 0)
+	if (w->draining && !w->leave && drained(w))
 		event_active(w->finish_ev, EV_TIMEOUT, 0);
+}
+
+void
+lb_worker_conn_closed(struct lb_worker *w)
+{
+	lb_worker_request_done(w);
 }
 
 static void
@@ -314,6 +425,7 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	while (read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
 		;
+	live_take(w);
 	t = rt_mailbox_take(&w->mbox);
 	if (t != NULL)
 		use_table(w, t);
@@ -449,12 +561,10 @@ worker_release(struct lb_worker *w)
 {
 	struct lb_tabref *tr;
 
-	lb_proxy_flush(w);
-	free(w->clientq);
+	if (w->base != NULL)
+		lb_conn_flush(w);
+	lb_conn_release(w);
 	lb_proxy_free_cache(w);
-	if (w->http != NULL)
-		evhttp_free(w->http);
-	w->http = NULL;
 	while ((tr = w->old) != NULL) {
 		w->old = tr->next;
 		tabref_free(w, tr);
@@ -475,6 +585,8 @@ worker_release(struct lb_worker *w)
 		event_free(w->drain_ev);
 	if (w->finish_ev != NULL)
 		event_free(w->finish_ev);
+	if (w->grace_ev != NULL)
+		event_free(w->grace_ev);
 	if (w->scratch != NULL)
 		evbuffer_free(w->scratch);
 	lb_buf_free(&w->path);
@@ -499,7 +611,9 @@ worker_init(struct lb_workers *ws, struct lb_worker *w, unsigned id,
 	w->ws = ws;
 	w->id = id;
 	w->wake_fd = -1;
+	w->listen_fd = -1;
 	TAILQ_INIT(&w->active);
+	TAILQ_INIT(&w->conns);
 	rt_mailbox_init(&w->mbox);
 	atomic_init(&w->stop_req, 0);
 	atomic_init(&w->deadline_ms, 0);
@@ -512,32 +626,12 @@ worker_init(struct lb_workers *ws, struct lb_worker *w, unsigned id,
 		w->base = event_base_new_with_config(cfg);
 		event_config_free(cfg);
 	}
-	if (w->base != NULL)
-		w->http = evhttp_new(w->base);
-	if (w->http == NULL) {
+	if (w->base == NULL) {
 		close(listen_fd);
 		goto nomem;
 	}
-	evhttp_set_gencb(w->http, lb_proxy_request, w);
-	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-				   EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-				   EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
-				   EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
-				   EVHTTP_REQ_PATCH);
-	/* the proxy writes its responses itself; evhttp only parses */
-	evhttp_set_default_content_type(w->http, NULL);
-	evhttp_set_max_headers_size(w->http, MAX_HEADERS_SIZE);
-	evhttp_set_max_body_size(w->http, o->max_body > 0 &&
-				 o->max_body < (uint64_t)INT64_MAX ?
-				 (ev_ssize_t)o->max_body : -1);
-	/* read the rest of a too large body before closing, so that the
-	 * client sees the 413 instead of a reset */
-	evhttp_set_flags(w->http, EVHTTP_SERVER_LINGERING_CLOSE);
-	w->bound = evhttp_accept_socket_with_handle(w->http, listen_fd);
-	if (w->bound == NULL) {
-		close(listen_fd);
+	if (lb_conn_listen(w, listen_fd) < 0)
 		goto nomem;
-	}
 
 	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->wake_fd < 0)
@@ -547,6 +641,7 @@ worker_init(struct lb_workers *ws, struct lb_worker *w, unsigned id,
 	w->flush_ev = evtimer_new(w->base, flush_cb, w);
 	w->drain_ev = evtimer_new(w->base, drain_deadline_cb, w);
 	w->finish_ev = event_new(w->base, -1, 0, finish_cb, w);
+	w->grace_ev = evtimer_new(w->base, grace_cb, w);
 	w->scratch = evbuffer_new();
 	w->pathbuf = malloc(PATHBUF_SIZE);
 	w->pathcap = PATHBUF_SIZE;
@@ -559,21 +654,15 @@ worker_init(struct lb_workers *ws, struct lb_worker *w, unsigned id,
 	po.worker = id;
 	w->pool = lb_pool_new(w->base, &po, &ws->o.log);
 	if (w->wake_ev == NULL || w->flush_ev == NULL || w->drain_ev == NULL ||
-	    w->finish_ev == NULL || w->scratch == NULL || w->pathbuf == NULL ||
+	    w->finish_ev == NULL || w->grace_ev == NULL || w->scratch == NULL || w->pathbuf == NULL ||
 	    w->picker == NULL || w->pool == NULL ||
 	    event_add(w->wake_ev, NULL) < 0)
 		goto nomem;
 	if (lb_access_buf_init(&w->alog, ws->alog) < 0)
 		goto nomem;
-	if (o->response_header_timeout_ms > 0) {
-		w->resp_tv_storage.tv_sec = o->response_header_timeout_ms / 1000;
-		w->resp_tv_storage.tv_usec =
-			(o->response_header_timeout_ms % 1000) * 1000;
-		w->resp_tv = event_base_init_common_timeout(w->base,
-						&w->resp_tv_storage);
-		if (w->resp_tv == NULL)
-			w->resp_tv = &w->resp_tv_storage;
-	}
+	w->live = ws->live;
+	w->live_gen = atomic_load(&ws->live_gen);
+	live_apply(w);
 	empty = rt_table_empty();
 	if (empty == NULL)
 		goto nomem;
@@ -599,9 +688,9 @@ worker_main(void *arg)
 	while (!w->leave) {
 		if (event_base_loop(w->base, EVLOOP_ONCE) < 0)
 			break;
-		lb_proxy_flush(w);
+		lb_conn_flush(w);
 	}
-	lb_proxy_flush(w);
+	lb_conn_flush(w);
 	return NULL;
 }
 
@@ -618,6 +707,7 @@ workers_free(struct lb_workers *ws)
 	lb_access_log_free(ws->alog);
 	page_unref(ws->page);
 	pthread_mutex_destroy(&ws->page_mu);
+	pthread_mutex_destroy(&ws->live_mu);
 	free(ws->listen_copy);
 	free(ws->access_copy);
 	free(ws);
@@ -665,6 +755,8 @@ lb_workers_start(const struct lb_proxy_opts *o, int *err)
 	}
 	pthread_mutex_init(&ws->page_mu, NULL);
 	atomic_init(&ws->page_gen, 1);
+	pthread_mutex_init(&ws->live_mu, NULL);
+	atomic_init(&ws->live_gen, 1);
 	ws->o = *o;
 	if (ws->o.dial_timeout_ms == 0)
 		ws->o.dial_timeout_ms = 30000;
@@ -680,6 +772,12 @@ lb_workers_start(const struct lb_proxy_opts *o, int *err)
 		e = -EINVAL;
 		goto fail;
 	}
+	ws->live.dial_timeout_ms = ws->o.dial_timeout_ms;
+	ws->live.response_header_timeout_ms = ws->o.response_header_timeout_ms;
+	ws->live.idle_conn_timeout_ms = ws->o.idle_conn_timeout_ms;
+	ws->live.max_idle_per_target = ws->o.max_idle_per_target;
+	ws->live.max_body = ws->o.max_body;
+	ws->live.noroute_status = ws->o.noroute_status;
 	ws->listen_copy = strdup(o->listen != NULL ? o->listen : ":9999");
 	ws->page = page_new("", 0);
 	if (ws->listen_copy == NULL || ws->page == NULL) {

@@ -14,10 +14,12 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
 
 #include "lb/lb_buf.h"
+#include "lb/lb_conn.h"
+#include "lb/lb_h1req.h"
 #include "lb/lb_log.h"
 #include "lb/lb_pool.h"
 #include "lb/lb_proxy.h"
@@ -58,6 +60,9 @@ struct lb_counters {
 
 struct lb_req;
 TAILQ_HEAD(lb_req_list, lb_req);
+struct lb_conn;
+TAILQ_HEAD(lb_conn_list, lb_conn);
+struct lb_conn_head;
 
 struct lb_worker {
 	struct lb_workers *ws;
@@ -66,13 +71,12 @@ struct lb_worker {
 	int started;
 
 	struct event_base *base;
-	struct evhttp *http;
-	struct evhttp_bound_socket *bound;
 	int wake_fd;                  /* eventfd the control thread writes */
 	struct event *wake_ev;
 	struct event *flush_ev;       /* access log flush timer */
 	struct event *drain_ev;       /* drain deadline */
 	struct event *finish_ev;      /* drain done: leave the loop */
+	struct event *grace_ev;       /* drain: idle connections' grace over */
 
 	struct rt_mailbox mbox;       /* shared */
 	atomic_int stop_req;          /* shared: 1 = drain and leave */
@@ -89,6 +93,9 @@ struct lb_worker {
 	struct lb_page *page;         /* the no-route page in use */
 	uint64_t page_gen;
 
+	struct lb_proxy_live live;    /* the live options in use */
+	uint64_t live_gen;
+
 	/* scratch, reused by every request */
 	char *pathbuf;
 	size_t pathcap;
@@ -97,14 +104,24 @@ struct lb_worker {
 	const struct timeval *resp_tv; /* response-header timeout (common) */
 	struct timeval resp_tv_storage;
 
-	struct bufferevent **clientq; /* client output to write this turn */
-	size_t nclientq, clientqcap;
+	/* client connections (lb_conn.c) */
+	int listen_fd;
+	struct event *accept_ev;
+	struct event *accept_retry_ev;
+	struct event *conn_sweep_ev;
+	struct lb_conn_list conns;
+	unsigned nconns;
+	struct lb_conn **connq;       /* connections with output this turn */
+	size_t nconnq, connqcap;
+	struct lb_conn_head *free_heads;
+	char *discard;                /* where lingering input is dropped */
 	int leave;                    /* stop looping */
 
 	struct lb_req_list active;
 	struct lb_req *free_reqs;
 	unsigned nactive;
 	int draining;
+	int grace_over;               /* idle connections no longer awaited */
 	unsigned cut;
 	char local_port[8];
 
@@ -124,6 +141,10 @@ struct lb_workers {
 	pthread_mutex_t page_mu;
 	struct lb_page *page;         /* under page_mu */
 	atomic_uint_fast64_t page_gen;
+
+	pthread_mutex_t live_mu;
+	struct lb_proxy_live live;    /* under live_mu */
+	atomic_uint_fast64_t live_gen;
 };
 
 /* ---- lb_worker.c, for lb_proxy.c ---- */
@@ -142,16 +163,34 @@ const struct lb_page *lb_worker_page(struct lb_worker *w);
 void lb_worker_access(struct lb_worker *w, const struct lb_access_rec *r);
 /* A request ended (after lb_worker_unpin): lets a drain finish. */
 void lb_worker_request_done(struct lb_worker *w);
+/* A client connection closed: lets a drain finish. */
+void lb_worker_conn_closed(struct lb_worker *w);
 
 /* ---- lb_proxy.c, for lb_worker.c ---- */
 
-/* evhttp's callback for every request of worker w (arg). */
-void lb_proxy_request(struct evhttp_request *req, void *arg);
 /* Cut every request in flight (drain deadline); returns how many. */
 unsigned lb_proxy_cut_all(struct lb_worker *w);
-/* Write the output queued during this loop turn. */
-void lb_proxy_flush(struct lb_worker *w);
 /* Free the recycled request objects. */
 void lb_proxy_free_cache(struct lb_worker *w);
+/* A drain began: requests whose answer has not started get
+ * Connection: close. */
+void lb_proxy_drain(struct lb_worker *w);
+
+/* ---- lb_proxy.c, for lb_conn.c ---- */
+
+/*
+ * A request from client connection c: its head h and its whole body
+ * (both stay the connection's, unchanged, until the proxy ends the
+ * response with lb_conn_end or lb_conn_abort, or the client goes).
+ */
+void lb_proxy_request(struct lb_worker *w, struct lb_conn *c,
+		      const struct lb_h1_req *h, struct evbuffer *body);
+/* The last byte of rq's response was written. */
+void lb_proxy_client_written(struct lb_req *rq);
+/* The client went away (or failed) before rq's response was written; its
+ * connection is closed after the call. */
+void lb_proxy_client_gone(struct lb_req *rq);
+/* Everything rq sent so far was written (a streamed response). */
+void lb_proxy_client_drained(struct lb_req *rq);
 
 #endif

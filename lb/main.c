@@ -60,6 +60,18 @@ static long long ns_to_ms(int64_t ns)
 	return ns <= 0 ? 0 : (ns + 999999) / 1000000;
 }
 
+static enum lb_watch_routes_log routes_log(enum lb_config_routes_format f)
+{
+	switch (f) {
+	case LB_CONFIG_ROUTES_DETAIL:
+		return LB_WATCH_ROUTES_DETAIL;
+	case LB_CONFIG_ROUTES_ALL:
+		return LB_WATCH_ROUTES_ALL;
+	default:
+		return LB_WATCH_ROUTES_DELTA;
+	}
+}
+
 static enum lb_log_level log_level(enum lb_config_log_level l)
 {
 	switch (l) {
@@ -246,6 +258,7 @@ static int start_watch(struct daemon *d)
 	o.matcher = d->cfg.proxy_matcher;
 	o.log = watch_log;
 	o.log_level = (enum lb_watch_level)d->log.level;
+	o.routes_log = routes_log(d->cfg.log_routes_format);
 	o.log_arg = d;
 	d->watch = lb_watch_new(d->base, &o);
 	if (!d->watch) {
@@ -468,6 +481,36 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+/* The keys the configuration marks live, from c; shutdownwait is read
+ * from the configuration when the stop begins. */
+static void apply_live(struct daemon *d, const struct lb_config *c)
+{
+	struct lb_proxy_live l;
+	int rc;
+
+	d->log.level = log_level(c->log_level);
+	lb_watch_set_log(d->watch, (enum lb_watch_level)d->log.level,
+			 routes_log(c->log_routes_format));
+	if (!d->workers || d->stopping)  /* the drain thread owns them */
+		return;
+	memset(&l, 0, sizeof(l));
+	l.dial_timeout_ms = (unsigned)ns_to_ms(c->proxy_dialtimeout_ns);
+	l.response_header_timeout_ms =
+		(unsigned)ns_to_ms(c->proxy_responseheadertimeout_ns);
+	l.idle_conn_timeout_ms = (unsigned)ns_to_ms(c->proxy_idleconntimeout_ns);
+	l.max_idle_per_target = (unsigned)c->proxy_maxconn;
+	l.max_body = c->proxy_maxbody;
+	l.noroute_status = c->proxy_noroutestatus;
+	rc = lb_workers_set_live(d->workers, &l);
+	if (rc != 0)
+		LOG(d, LB_LOG_ERROR, "msg=\"reload: proxy options not applied\" error=\"%s\"",
+		    strerror(-rc));
+	rc = lb_workers_reopen_access_log(d->workers);
+	if (rc != 0)
+		LOG(d, LB_LOG_ERROR, "msg=\"reload: cannot reopen the access log\" log.access.target=%s error=\"%s\"",
+		    c->log_access_target, strerror(-rc));
+}
+
 /* SIGHUP: read the configuration again; apply what may change live. */
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
@@ -487,7 +530,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 		LOG(d, LB_LOG_WARN, "msg=\"reload: key needs a restart\" key=%s", ch.held[i]);
 	for (size_t i = 0; i < ch.nlive; i++)
 		LOG(d, LB_LOG_INFO, "msg=\"reload: key changed\" key=%s", ch.live[i]);
-	d->log.level = log_level(next.log_level);
+	apply_live(d, &next);
 	lb_config_free(&d->cfg);
 	d->cfg = next;
 }

@@ -109,7 +109,10 @@ check "KV fabio/noroute.html" kv_put fabio/noroute.html "$NOROUTE"
 # ---- the daemon ----
 URL=http://127.0.0.1:$PP
 UI=http://127.0.0.1:$PU
-spawn switchyard "$SWITCHYARD" -proxy.addr="127.0.0.1:$PP" \
+CFG=$SY_TMP/switchyard.properties
+ACCESS=$SY_TMP/access.log
+printf 'proxy.noroutestatus = 404\nlog.access.target = %s\n' "$ACCESS" >"$CFG"
+spawn switchyard "$SWITCHYARD" -cfg "$CFG" -proxy.addr="127.0.0.1:$PP" \
 	-ui.addr="127.0.0.1:$PU" -registry.consul.addr="$REG" \
 	-registry.consul.register.enabled=false -proxy.workers=2
 SY_PID=$SPAWNED
@@ -334,6 +337,27 @@ check "route-change delta logged for the KV route removed" \
 	grep -q 'event=route_change .*"- route add extra /extra ' "$LOG"
 check "route-change delta logged for the instance that went critical" \
 	grep -q "event=route_change .*\"- route add hc /hc http://127.0.0.1:$PB/\"" "$LOG"
+
+# ---- SIGHUP: live keys, a refused reload, the access log reopened ----
+printf 'proxy.noroutestatus = 410\nlog.access.target = %s\nlog.routes.format = all\n' \
+	"$ACCESS" >"$CFG"
+mv "$ACCESS" "$ACCESS.1"
+kill -HUP "$SY_PID"
+check "SIGHUP: proxy.noroutestatus applies live" wait_until 10 status_is /no/such/route 410
+check "SIGHUP: the change is logged" \
+	grep -q 'reload: key changed" key=proxy.noroutestatus' "$LOG"
+check "SIGHUP: the access log is reopened under its name" \
+	wait_until 10 grep -q '/no/such/route' "$ACCESS"
+check "SIGHUP: the rotated access log keeps the lines before" \
+	grep -q ' /foobar' "$ACCESS.1"
+kv_put fabio/config/hup 'route add hup /hup http://127.0.0.1:'"$PB"'/' >/dev/null
+check "log.routes.format=all: the table is logged as route commands" \
+	wait_until 10 grep -q "event=route_table .*cmd=\"route add hup /hup http://127.0.0.1:$PB/\"" "$LOG"
+printf 'proxy.noroutestatus = 42\n' >"$CFG"
+kill -HUP "$SY_PID"
+check "SIGHUP with a bad value: refused and logged" \
+	wait_until 10 grep -q 'reload refused, configuration unchanged' "$LOG"
+check "SIGHUP with a bad value: the running value stays" status_is /no/such/route 410
 
 kill -TERM "$SY_PID"
 check "switchyard stops on SIGTERM" wait_until 20 sh -c "! kill -0 $SY_PID 2>/dev/null"

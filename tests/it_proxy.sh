@@ -10,8 +10,11 @@
 # bodies both ways and 413; a 50 MB response (and 20 MB chunked) through
 # a slow client with flat memory; a client leaving mid-stream; keep-alive
 # reuse, idle expiry and the resend on a kept-alive connection the
-# upstream dropped; pipelining; a table reload; the access log; and a
-# graceful stop that lets the request in flight finish.
+# upstream dropped; pipelining; strict request framing (chunked request
+# bodies, 100-continue, a body split across reads, and 400/431/501/505
+# with a close for heads that are ambiguous or malformed); a table
+# reload; the access log; and a graceful stop that lets the request in
+# flight finish and answers a kept-alive connection idle at the stop.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 
 HARNESS=$top_builddir/lb_proxy_harness
@@ -261,6 +264,68 @@ print(data.count(b"HTTP/1.1 200"))
 EOF
 check "three pipelined requests, three answers" [ "$(cat "$SY_TMP/pipe.txt")" = 3 ]
 
+# ---- request framing (strict RFC 9112 parsing) ----
+# raw NAME BYTES: send BYTES (a Python bytes literal) on one connection,
+# read to the end (or 5 s), print the status codes of the answers, the
+# body_len each backend saw, and "closed" when the proxy closed.
+raw() {
+	python3 - "$P" "$2" <<'EOF' >"$SY_TMP/$1.txt"
+import json, re, socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+data = eval(sys.argv[2])
+for part in data if isinstance(data, list) else [data]:
+    s.sendall(part)
+    time.sleep(0.05)
+got = b""
+closed = False
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            closed = True
+            break
+        got += b
+except socket.timeout:
+    pass
+out = [m.decode() for m in re.findall(rb"HTTP/1\.1 (\d{3}) [A-Z]", got)]
+out += ["len=%d" % int(m) for m in re.findall(rb'"body_len": (\d+)', got)]
+print(" ".join(out + (["closed"] if closed else [])))
+EOF
+}
+raw chunked 'b"POST /a/c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=1\r\n world\r\n0\r\nT: v\r\n\r\nGET /a/n HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"'
+check "a chunked request body arrives decoded, the next request after it" \
+	[ "$(cat "$SY_TMP/chunked.txt")" = "200 200 len=11 len=0 closed" ]
+raw continue '[b"POST /a/e HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n", b"body"]'
+check "Expect: 100-continue gets 100, then the answer" \
+	[ "$(cat "$SY_TMP/continue.txt")" = "100 200 len=4 closed" ]
+raw splitbody '[b"POST /a/s HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234", b"56789GET /a/t HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"]'
+check "a body in two pieces, a request right behind it" \
+	[ "$(cat "$SY_TMP/splitbody.txt")" = "200 200 len=10 len=0 closed" ]
+raw nohost 'b"GET /a/x HTTP/1.1\r\n\r\n"'
+check "HTTP/1.1 without Host: 400 and close" [ "$(cat "$SY_TMP/nohost.txt")" = "400 closed" ]
+raw clte 'b"POST /a/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /a/y HTTP/1.1\r\nHost: x\r\n\r\n"'
+check "Content-Length with Transfer-Encoding: 400, nothing behind it served" \
+	[ "$(cat "$SY_TMP/clte.txt")" = "400 closed" ]
+raw twocl 'b"POST /a/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"'
+check "two different Content-Lengths: 400" [ "$(cat "$SY_TMP/twocl.txt")" = "400 closed" ]
+raw gzip 'b"POST /a/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"'
+check "an unknown transfer coding: 501" [ "$(cat "$SY_TMP/gzip.txt")" = "501 closed" ]
+raw barelf 'b"GET /a/x HTTP/1.1\nHost: x\n\n"'
+check "bare LF line ends: 400" [ "$(cat "$SY_TMP/barelf.txt")" = "400 closed" ]
+raw fold 'b"GET /a/x HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n 2\r\n\r\n"'
+check "obsolete line folding: 400" [ "$(cat "$SY_TMP/fold.txt")" = "400 closed" ]
+raw http2 'b"GET /a/x HTTP/2.0\r\nHost: x\r\n\r\n"'
+check "not HTTP/1.x: 505" [ "$(cat "$SY_TMP/http2.txt")" = "505 closed" ]
+raw bighead "b'GET /a/x HTTP/1.1\r\nHost: x\r\nX-Big: ' + b'a' * 70000 + b'\r\n\r\n'"
+check "a head over 64 KiB: 431" [ "$(cat "$SY_TMP/bighead.txt")" = "431 closed" ]
+raw crlf 'b"\r\nGET /a/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"'
+check "an empty line before the request line is ignored" \
+	[ "$(cat "$SY_TMP/crlf.txt")" = "200 len=0 closed" ]
+raw absform 'b"GET http://host.example/z?q=1 HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n"'
+check "absolute-form: the URI's host routes" \
+	grep -q '^200 len=0 closed$' "$SY_TMP/absform.txt"
+check "after the bad requests, the proxy still answers" [ "$(status /a/ok)" = 200 ]
+
 # ---- a new table ----
 echo "route add new /new http://127.0.0.1:$PC/" >>"$ROUTES"
 check "before the reload /new has no route" [ "$(status /new)" = 404 ]
@@ -277,16 +342,42 @@ check "access log: the upstream" grep -q "\"upstream\":\"127.0.0.1:$PA\"" \
 	"$SY_TMP/access.log"
 
 # ---- graceful stop: a request in flight finishes ----
+# and a kept-alive connection idle at SIGTERM still gets its next request
+# answered (with Connection: close) instead of being closed under it
+python3 - "$P" "$SY_TMP" <<'EOF' >"$SY_TMP/idle.txt" &
+import http.client, os, sys, time
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+c.request("GET", "/a/before")
+c.getresponse().read()
+open(sys.argv[2] + "/idle.ready", "w").close()
+deadline = time.time() + 10
+while not os.path.exists(sys.argv[2] + "/idle.go") and time.time() < deadline:
+    time.sleep(0.01)
+c.request("GET", "/a/after-term")
+r = c.getresponse()
+r.read()
+print(r.status, (r.getheader("Connection") or "-").lower())
+EOF
+IDLE=$!
+wait_until 10 test -f "$SY_TMP/idle.ready"
 curl -s -o "$SY_TMP/slow.out" -w '%{http_code}' --max-time 10 \
 	"$URL/slow?ms=700" >"$SY_TMP/slow.code" &
 CURL=$!
 sleep 0.3   # the request is on its way (its answer takes 700 ms)
 kill -TERM "$HPID"
+sleep 0.1
+touch "$SY_TMP/idle.go"
 wait "$CURL"
+wait "$IDLE"
 check "the request in flight at SIGTERM got its 200" [ "$(cat "$SY_TMP/slow.code")" = 200 ]
+check "a request on a connection idle at SIGTERM: 200, Connection: close" \
+	[ "$(cat "$SY_TMP/idle.txt")" = "200 close" ]
 wait_until 10 sh -c "! kill -0 $HPID 2>/dev/null"
 check "the harness stopped" sh -c "! kill -0 $HPID 2>/dev/null"
 check "nothing was cut" grep -q '^stopped cut=0' "$SY_TMP/harness.log"
 check "no new connections after the stop" sh -c "! curl -s --max-time 2 $URL/a >/dev/null"
+# sanitizer builds report leaks, races and undefined behaviour here
+check "no sanitizer report from the harness" \
+	sh -c "! grep -E 'Sanitizer|runtime error:' $SY_TMP/harness.log"
 
 finish

@@ -1,0 +1,303 @@
+/*
+ * lb_h1req.c - request heads from clients, parsed strictly (RFC 9112).
+ *
+ * Character classes are looked up in one table, because every byte of
+ * every head goes through them.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "lb/lb_h1req.h"
+
+/* Largest Content-Length taken; more is a framing error (no body that
+ * big is ever accepted, and it keeps the arithmetic away from overflow). */
+#define LENGTH_MAX (UINT64_C(1) << 62)
+
+enum {
+	C_TCHAR = 1,     /* token character */
+	C_VCHAR = 2,     /* field-vchar: VCHAR or obs-text */
+	C_TARGET = 4     /* allowed in a request-target: VCHAR */
+};
+
+static unsigned char cls[256];
+
+/* Filled once before main (and so before any thread starts). */
+__attribute__((constructor)) static void
+cls_init(void)
+{
+	const char *t = "!#$%&'*+-.^_`|~";
+	unsigned c;
+
+	for (c = 0x21; c < 0x7f; c++)
+		cls[c] |= C_VCHAR | C_TARGET;
+	for (c = 0x80; c < 0x100; c++)
+		cls[c] |= C_VCHAR;
+	for (c = '0'; c <= '9'; c++)
+		cls[c] |= C_TCHAR;
+	for (c = 'a'; c <= 'z'; c++)
+		cls[c] |= C_TCHAR;
+	for (c = 'A'; c <= 'Z'; c++)
+		cls[c] |= C_TCHAR;
+	for (; *t != '\0'; t++)
+		cls[(unsigned char)*t] |= C_TCHAR;
+}
+
+int
+lb_h1_is_tchar(unsigned char c)
+{
+	return (cls[c] & C_TCHAR) != 0;
+}
+
+long
+lb_h1_req_head_end(const char *buf, size_t len, size_t max)
+{
+	const char *p = buf, *end = buf + (len < max ? len : max);
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t at;
+
+		if (nl == NULL)
+			break;
+		at = (size_t)(nl - buf);
+		if (at == 0 || nl[-1] != '\r')
+			return -EINVAL;
+		/* CRLF CRLF: this LF ends an empty line */
+		if (at >= 3 && nl[-2] == '\n' && nl[-3] == '\r')
+			return (long)(at + 1);
+		p = nl + 1;
+	}
+	return len >= max ? -E2BIG : 0;
+}
+
+int
+lb_h1_req_status(int err)
+{
+	switch (err) {
+	case -E2BIG: return 431;
+	case -ENOSYS: return 501;
+	case -EPROTONOSUPPORT: return 505;
+	default: return 400;
+	}
+}
+
+static unsigned char
+lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+static int
+name_is(const char *n, size_t len, const char *lower_name, size_t llen)
+{
+	size_t i;
+
+	if (len != llen)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (lower((unsigned char)n[i]) != (unsigned char)lower_name[i])
+			return 0;
+	}
+	return 1;
+}
+
+/* "method SP target SP HTTP/x.y" ending at the CR at l[n]. */
+static int
+request_line(char *l, size_t n, struct lb_h1_req *r)
+{
+	size_t i = 0, start;
+
+	while (i < n && (cls[(unsigned char)l[i]] & C_TCHAR))
+		i++;
+	if (i == 0 || i >= n || l[i] != ' ')
+		return -EINVAL;
+	r->method = l;
+	r->method_len = i;
+	l[i++] = '\0';
+	start = i;
+	while (i < n && (cls[(unsigned char)l[i]] & C_TARGET))
+		i++;
+	if (i == start || i >= n || l[i] != ' ')
+		return -EINVAL;
+	r->target = l + start;
+	r->target_len = i - start;
+	l[i++] = '\0';
+	if (n - i != 8 || memcmp(l + i, "HTTP/", 5) != 0 ||
+	    l[i + 5] < '0' || l[i + 5] > '9' || l[i + 6] != '.' ||
+	    l[i + 7] < '0' || l[i + 7] > '9')
+		return -EINVAL;
+	r->major = l[i + 5] - '0';
+	r->minor = l[i + 7] - '0';
+	if (r->major != 1)
+		return -EPROTONOSUPPORT;
+	return 0;
+}
+
+static int
+content_length(const char *v, size_t n, int64_t *out)
+{
+	uint64_t x = 0;
+	size_t i;
+
+	if (n == 0)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -EINVAL;
+		x = x * 10 + (uint64_t)(v[i] - '0');
+		if (x > LENGTH_MAX)
+			return -EINVAL;
+	}
+	*out = (int64_t)x;
+	return 0;
+}
+
+/* Host: reg-name, IPv4 or [IP-literal], optional :port; may be empty. */
+static int
+host_ok(const char *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if ((cls[c] & C_TCHAR) && c != '|' && c != '^' && c != '`' &&
+		    c != '#')
+			continue;
+		if (c == ':' || c == '[' || c == ']' || c == '%' || c == ';' ||
+		    c == '=' || c == ',' || c == '(' || c == ')')
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+/* The fields the parser acts on, by what they do to framing. */
+static int
+known_field(struct lb_h1_req *r, const struct lb_h1_field *f, int *te_seen)
+{
+	switch (f->name_len) {
+	case 4:
+		if (!name_is(f->name, 4, "host", 4))
+			return 0;
+		if (r->host != NULL || !host_ok(f->value, f->value_len))
+			return -EINVAL;
+		r->host = f->value;
+		r->host_len = f->value_len;
+		return 0;
+	case 6:
+		if (name_is(f->name, 6, "expect", 6) &&
+		    lb_h1_list_has(f->value, f->value_len, "100-continue"))
+			r->expect_continue = 1;
+		return 0;
+	case 10:
+		if (!name_is(f->name, 10, "connection", 10))
+			return 0;
+		if (lb_h1_list_has(f->value, f->value_len, "close"))
+			r->conn_close = 1;
+		if (lb_h1_list_has(f->value, f->value_len, "keep-alive"))
+			r->conn_keep_alive = 1;
+		return 0;
+	case 14: {
+		int64_t v;
+
+		if (!name_is(f->name, 14, "content-length", 14))
+			return 0;
+		if (content_length(f->value, f->value_len, &v) < 0 ||
+		    (r->content_length >= 0 && r->content_length != v))
+			return -EINVAL;
+		r->content_length = v;
+		return 0;
+	}
+	case 17:
+		if (!name_is(f->name, 17, "transfer-encoding", 17))
+			return 0;
+		/* one coding, chunked, once: anything else we could not
+		 * frame the way every other reader of these bytes would */
+		if (*te_seen)
+			return -EINVAL;
+		*te_seen = 1;
+		if (!name_is(f->value, f->value_len, "chunked", 7))
+			return f->value_len > 0 ? -ENOSYS : -EINVAL;
+		r->chunked = 1;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+int
+lb_h1_parse_request(char *buf, size_t len, struct lb_h1_req *r)
+{
+	char *p = buf, *end = buf + len, *nl;
+	int rc, te_seen = 0;
+
+	r->method = r->target = NULL;
+	r->method_len = r->target_len = 0;
+	r->major = r->minor = 0;
+	r->nfields = 0;
+	r->host = NULL;
+	r->host_len = 0;
+	r->content_length = -1;
+	r->chunked = r->expect_continue = 0;
+	r->conn_close = r->conn_keep_alive = 0;
+	if (len < 4 || memcmp(end - 4, "\r\n\r\n", 4) != 0)
+		return -EINVAL;
+	nl = memchr(p, '\n', len);
+	if (nl == p || nl[-1] != '\r')
+		return -EINVAL;
+	rc = request_line(p, (size_t)(nl - 1 - p), r);
+	if (rc < 0)
+		return rc;
+	p = nl + 1;
+	while (p < end - 2) {
+		struct lb_h1_field *f;
+		char *colon, *v, *ve;
+
+		nl = memchr(p, '\n', (size_t)(end - p));
+		/* the line is p..nl-1 (CR at nl-1); a bare LF was refused
+		 * by lb_h1_req_head_end, but parse may be given any bytes */
+		if (nl == NULL || nl == p || nl[-1] != '\r')
+			return -EINVAL;
+		colon = p;
+		while (colon < nl - 1 && (cls[(unsigned char)*colon] & C_TCHAR))
+			colon++;
+		/* no name, a blank before ':' or obs-fold (a line starting
+		 * with a blank) all fail here */
+		if (colon == p || *colon != ':')
+			return -EINVAL;
+		v = colon + 1;
+		ve = nl - 1;
+		while (v < ve && (*v == ' ' || *v == '\t'))
+			v++;
+		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+			ve--;
+		{
+			const char *q;
+
+			for (q = v; q < ve; q++) {
+				unsigned char c = (unsigned char)*q;
+
+				if (!(cls[c] & C_VCHAR) && c != ' ' && c != '\t')
+					return -EINVAL;
+			}
+		}
+		if (r->nfields == LB_H1_MAX_FIELDS)
+			return -E2BIG;
+		f = &r->fields[r->nfields++];
+		f->name = p;
+		f->name_len = (size_t)(colon - p);
+		f->value = v;
+		f->value_len = (size_t)(ve - v);
+		rc = known_field(r, f, &te_seen);
+		if (rc < 0)
+			return rc;
+		*ve = '\0';
+		p = nl + 1;
+	}
+	if (te_seen && (r->content_length >= 0 || r->minor == 0))
+		return -EINVAL;
+	if (r->minor >= 1 && r->host == NULL)
+		return -EINVAL;
+	return 0;
+}
