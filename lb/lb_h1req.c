@@ -81,26 +81,6 @@ lb_h1_req_status(int err)
 	}
 }
 
-static unsigned char
-lower(unsigned char c)
-{
-	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
-}
-
-static int
-name_is(const char *n, size_t len, const char *lower_name, size_t llen)
-{
-	size_t i;
-
-	if (len != llen)
-		return 0;
-	for (i = 0; i < len; i++) {
-		if (lower((unsigned char)n[i]) != (unsigned char)lower_name[i])
-			return 0;
-	}
-	return 1;
-}
-
 /* "method SP target SP HTTP/x.y" ending at the CR at l[n]. */
 static int
 request_line(char *l, size_t n, struct lb_h1_req *r)
@@ -178,7 +158,7 @@ known_field(struct lb_h1_req *r, const struct lb_h1_field *f, int *te_seen)
 {
 	switch (f->name_len) {
 	case 4:
-		if (!name_is(f->name, 4, "host", 4))
+		if (!lb_h1_name_is(f->name, 4, "host"))
 			return 0;
 		if (r->host != NULL || !host_ok(f->value, f->value_len))
 			return -EINVAL;
@@ -186,12 +166,12 @@ known_field(struct lb_h1_req *r, const struct lb_h1_field *f, int *te_seen)
 		r->host_len = f->value_len;
 		return 0;
 	case 6:
-		if (name_is(f->name, 6, "expect", 6) &&
+		if (lb_h1_name_is(f->name, 6, "expect") &&
 		    lb_h1_list_has(f->value, f->value_len, "100-continue"))
 			r->expect_continue = 1;
 		return 0;
 	case 10:
-		if (!name_is(f->name, 10, "connection", 10))
+		if (!lb_h1_name_is(f->name, 10, "connection"))
 			return 0;
 		if (lb_h1_list_has(f->value, f->value_len, "close"))
 			r->conn_close = 1;
@@ -201,7 +181,7 @@ known_field(struct lb_h1_req *r, const struct lb_h1_field *f, int *te_seen)
 	case 14: {
 		int64_t v;
 
-		if (!name_is(f->name, 14, "content-length", 14))
+		if (!lb_h1_name_is(f->name, 14, "content-length"))
 			return 0;
 		if (content_length(f->value, f->value_len, &v) < 0 ||
 		    (r->content_length >= 0 && r->content_length != v))
@@ -210,14 +190,14 @@ known_field(struct lb_h1_req *r, const struct lb_h1_field *f, int *te_seen)
 		return 0;
 	}
 	case 17:
-		if (!name_is(f->name, 17, "transfer-encoding", 17))
+		if (!lb_h1_name_is(f->name, 17, "transfer-encoding"))
 			return 0;
 		/* one coding, chunked, once: anything else we could not
 		 * frame the way every other reader of these bytes would */
 		if (*te_seen)
 			return -EINVAL;
 		*te_seen = 1;
-		if (!name_is(f->value, f->value_len, "chunked", 7))
+		if (!lb_h1_name_is(f->value, f->value_len, "chunked"))
 			return f->value_len > 0 ? -ENOSYS : -EINVAL;
 		r->chunked = 1;
 		return 0;
