@@ -223,6 +223,21 @@ const char *consul_client_error(const struct consul_client *c)
 	return c->last_error;
 }
 
+void consul_client_settings(const struct consul_client *c,
+			    struct consul_client_settings *out)
+{
+	static const char token_prefix[] = "X-Consul-Token: ";
+
+	out->base_url = c->base_url;
+	out->https = c->https;
+	out->token = c->token_header ? c->token_header + sizeof(token_prefix) - 1
+				     : NULL;
+	out->dc_param = c->dc_param;
+	out->consistency = c->consistency;
+	out->max_body = c->max_body;
+	out->timeout_ms = c->timeout_ms;
+}
+
 void consul_response_clear(struct consul_response *r)
 {
 	if (!r)

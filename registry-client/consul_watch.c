@@ -1,7 +1,8 @@
 /*
- * consul_watch.c - Consul blocking queries on one curl multi handle, driven
- * by the sockets and timers of a libevent base (curl's "multi socket"
- * interface): any number of watches, no thread of their own.
+ * consul_watch.c - Consul blocking queries as loops on a libevent base,
+ * any number of them, no thread of their own. The bytes move through a
+ * transport (consul_watch_internal.h): libevent's HTTP client for plain
+ * http agents, a curl multi handle for https ones.
  *
  * One watch is a loop of GETs, one outstanding at a time:
  *
@@ -12,15 +13,21 @@
  *             body if it differs from the last one delivered, try_send
  *             error        -> keep the index, back off with jitter, try_send
  *
+ * Only the hash and length of the body delivered last are kept; the body
+ * itself is freed as soon as the change callback returns.
+ *
  * Reachability starts out as "up", so on_state first fires at the first
  * error, and then once per change.
  *
- * Callbacks run from watch_done(). A callback may cancel any watch: the
- * cancelled one leaves the watcher's list at once, but its memory is freed
- * only when no callback of it is on the stack (in_callback).
+ * Callbacks run from consul_watch_done(). A callback may cancel any
+ * watch: the cancelled one leaves the watcher's list at once, but its
+ * memory is freed only when no callback of it is on the stack
+ * (in_callback).
  */
 #include "registry-client/consul_watch.h"
+#include "registry-client/consul_http_internal.h"
 #include "registry-client/consul_json.h"
+#include "registry-client/consul_watch_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -39,52 +46,7 @@
 /* On top of the longest wait: the answer still has to arrive. */
 #define TIMEOUT_SLACK_MS 10000u
 
-/* One socket curl asked us to watch. */
-struct sock {
-	struct consul_watcher *wr;
-	curl_socket_t fd;
-	struct event *ev;
-	struct sock *prev, *next;
-};
-
-struct consul_watcher {
-	struct event_base *base;
-	struct consul_client *client;
-	CURLM *multi;
-	struct event *timer;            /* curl's single timeout */
-	struct consul_watch *watches;   /* running (not cancelled) */
-	struct sock *socks;
-	uint64_t rng;                   /* xorshift state for jitter */
-};
-
-struct consul_watch {
-	struct consul_watcher *wr;
-	struct consul_watch *prev, *next;
-	char *path;
-	char *query;                    /* NULL when none */
-	uint64_t wait_ms;
-	consul_watch_change_fn on_change;
-	consul_watch_state_fn on_state;
-	void *arg;
-	unsigned backoff_min_ms, backoff_max_ms;
-	int is_kv;                      /* a KV path: 404 means empty */
-
-	struct consul_bucket bucket;
-	struct event *delay;            /* rate limit or backoff wait */
-	CURL *easy;                     /* the request in flight, or NULL */
-	struct consul_response resp;
-	uint64_t index;                 /* to send next; 0: none */
-	uint64_t sent;                  /* sent with the request in flight */
-	unsigned attempt;               /* errors in a row */
-	int down;                       /* the last answer was an error */
-	int delivered;                  /* last_hash/last_len are set */
-	uint64_t last_hash;
-	size_t last_len;
-	int in_callback;
-	int cancelled;
-};
-
-static uint64_t now_ms(void)
+uint64_t consul_watch_now_ms(void)
 {
 	struct timespec ts;
 
@@ -196,133 +158,71 @@ static uint64_t body_hash(const char *p, size_t len)
 	return h;
 }
 
-static void check_done(struct consul_watcher *wr);
 static void try_send(struct consul_watch *w);
 
-static void sock_free(struct sock *s)
+static void on_timer(evutil_socket_t fd, short events, void *arg)
 {
-	struct consul_watcher *wr = s->wr;
+	struct consul_watch *w = arg;
 
-	if (s->prev)
-		s->prev->next = s->next;
+	if (w->in_flight)
+		w->wr->ops->timer(w);
 	else
-		wr->socks = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	if (s->ev)
-		event_free(s->ev);
-	free(s);
+		try_send(w);
 }
 
-static void on_sock_event(evutil_socket_t fd, short events, void *arg)
+void consul_watch_timer_arm(struct consul_watch *w, uint64_t ms)
 {
-	struct sock *s = arg;
-	struct consul_watcher *wr = s->wr;  /* s may be gone after the call */
-	int flags = 0, running;
-
-	if (events & EV_READ)
-		flags |= CURL_CSELECT_IN;
-	if (events & EV_WRITE)
-		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(wr->multi, fd, flags, &running);
-	check_done(wr);
-}
-
-/* CURLMOPT_SOCKETFUNCTION: curl says which events it wants on a socket. */
-static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
-		     void *socketp)
-{
-	struct consul_watcher *wr = userp;
-	struct sock *s = socketp;
-	short kind = EV_PERSIST;
-
-	if (what == CURL_POLL_REMOVE) {
-		if (s)
-			sock_free(s);
-		return 0;
-	}
-	if (!s) {
-		s = calloc(1, sizeof(*s));
-		if (!s)
-			return -1;
-		s->wr = wr;
-		s->fd = fd;
-		s->next = wr->socks;
-		if (wr->socks)
-			wr->socks->prev = s;
-		wr->socks = s;
-		if (curl_multi_assign(wr->multi, fd, s) != CURLM_OK) {
-			sock_free(s);
-			return -1;
-		}
-	}
-	if (what & CURL_POLL_IN)
-		kind |= EV_READ;
-	if (what & CURL_POLL_OUT)
-		kind |= EV_WRITE;
-	if (s->ev)
-		event_free(s->ev);
-	s->ev = event_new(wr->base, fd, kind, on_sock_event, s);
-	if (!s->ev || event_add(s->ev, NULL) != 0)
-		return -1;
-	return 0;
-}
-
-static void on_curl_timeout(evutil_socket_t fd, short events, void *arg)
-{
-	struct consul_watcher *wr = arg;
-	int running;
-
-	curl_multi_socket_action(wr->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done(wr);
-}
-
-/* CURLMOPT_TIMERFUNCTION: curl's one timeout; -1 removes it. Curl must
- * not be re-entered from here, so even 0 goes through the event loop. */
-static int on_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct consul_watcher *wr = userp;
 	struct timeval tv;
 
-	if (timeout_ms < 0) {
-		evtimer_del(wr->timer);
-		return 0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(w->timer, &tv);
+}
+
+void consul_watch_timer_fire(struct consul_watch *w)
+{
+	event_active(w->timer, EV_TIMEOUT, 1);
+}
+
+struct consul_watcher *consul_watcher_new_with(struct event_base *base,
+					       struct consul_client *client,
+					       enum consul_watch_transport tp)
+{
+	struct consul_client_settings cs;
+	struct consul_watcher *wr = NULL;
+
+	if (!base || !client)
+		return NULL;
+	consul_client_settings(client, &cs);
+	if (tp == CONSUL_WATCH_EV && cs.https)
+		return NULL;
+	wr = calloc(1, sizeof(*wr));
+	if (!wr)
+		return NULL;
+	wr->base = base;
+	wr->client = client;
+	wr->ops = tp == CONSUL_WATCH_CURL || (tp == CONSUL_WATCH_AUTO && cs.https)
+		  ? &consul_watch_curl_ops : &consul_watch_ev_ops;
+	wr->rng = (consul_watch_now_ms() * 0x9E3779B97F4A7C15ull) ^
+		  (uint64_t)(uintptr_t)wr ^ ((uint64_t)time(NULL) << 20);
+	if (wr->rng == 0)
+		wr->rng = 0x2545F4914F6CDD1Dull;
+	if (wr->ops->init(wr) != 0) {
+		free(wr);
+		return NULL;
 	}
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	return evtimer_add(wr->timer, &tv) == 0 ? 0 : -1;
+	return wr;
 }
 
 struct consul_watcher *consul_watcher_new(struct event_base *base,
 					  struct consul_client *client)
 {
-	struct consul_watcher *wr = NULL;
+	return consul_watcher_new_with(base, client, CONSUL_WATCH_AUTO);
+}
 
-	if (!base || !client)
-		return NULL;
-	wr = calloc(1, sizeof(*wr));
-	if (!wr)
-		goto fail;
-	wr->base = base;
-	wr->client = client;
-	wr->rng = (now_ms() * 0x9E3779B97F4A7C15ull) ^ (uint64_t)(uintptr_t)wr ^
-		  ((uint64_t)time(NULL) << 20);
-	if (wr->rng == 0)
-		wr->rng = 0x2545F4914F6CDD1Dull;
-	wr->timer = evtimer_new(base, on_curl_timeout, wr);
-	if (!wr->timer)
-		goto fail;
-	wr->multi = curl_multi_init();
-	if (!wr->multi)
-		goto fail;
-	curl_multi_setopt(wr->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-	curl_multi_setopt(wr->multi, CURLMOPT_SOCKETDATA, wr);
-	curl_multi_setopt(wr->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-	curl_multi_setopt(wr->multi, CURLMOPT_TIMERDATA, wr);
-	return wr;
-fail:
-	consul_watcher_free(wr);
-	return NULL;
+const char *consul_watcher_transport(const struct consul_watcher *wr)
+{
+	return wr->ops->name;
 }
 
 void consul_watcher_free(struct consul_watcher *wr)
@@ -331,37 +231,17 @@ void consul_watcher_free(struct consul_watcher *wr)
 		return;
 	while (wr->watches)
 		consul_watch_cancel(wr->watches);
-	if (wr->multi)
-		curl_multi_cleanup(wr->multi);
-	while (wr->socks)
-		sock_free(wr->socks);
-	if (wr->timer)
-		event_free(wr->timer);
+	wr->ops->fini(wr);
 	free(wr);
 }
 
 static void watch_destroy(struct consul_watch *w)
 {
-	if (w->delay)
-		event_free(w->delay);
-	consul_response_clear(&w->resp);
+	if (w->timer)
+		event_free(w->timer);
 	free(w->path);
 	free(w->query);
 	free(w);
-}
-
-/* Stop the request in flight, if any. Not for use inside curl callbacks. */
-static void watch_abort(struct consul_watch *w)
-{
-	CURL *easy = w->easy;
-
-	if (!easy)
-		return;
-	w->easy = NULL;
-	curl_multi_remove_handle(w->wr->multi, easy);
-	consul_easy_done(easy, CURLE_ABORTED_BY_CALLBACK, &w->resp);
-	curl_easy_cleanup(easy);
-	consul_response_clear(&w->resp);
 }
 
 void consul_watch_cancel(struct consul_watch *w)
@@ -379,8 +259,9 @@ void consul_watch_cancel(struct consul_watch *w)
 	if (w->next)
 		w->next->prev = w->prev;
 	w->prev = w->next = NULL;
-	evtimer_del(w->delay);
-	watch_abort(w);
+	evtimer_del(w->timer);
+	wr->ops->stop(w);
+	w->in_flight = 0;
 	if (w->in_callback == 0)
 		watch_destroy(w);
 }
@@ -388,15 +269,6 @@ void consul_watch_cancel(struct consul_watch *w)
 uint64_t consul_watch_index(const struct consul_watch *w)
 {
 	return w->index;
-}
-
-static void schedule(struct consul_watch *w, uint64_t ms)
-{
-	struct timeval tv;
-
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	evtimer_add(w->delay, &tv);
 }
 
 /* The query of the next request; NULL when out of memory. */
@@ -454,53 +326,37 @@ static void back_off(struct consul_watch *w)
 
 	if (w->attempt < 64)
 		w->attempt++;
-	schedule(w, ms);
+	consul_watch_timer_arm(w, ms);
 }
 
 static void send_request(struct consul_watch *w)
 {
 	char *query = request_query(w);
-	CURL *easy = NULL;
+	int rc = query ? w->wr->ops->send(w, query, request_timeout(w)) : -ENOMEM;
 
-	if (query)
-		easy = consul_easy_prepare(w->wr->client, "GET", w->path, query,
-					   NULL, 0, CONSUL_READ,
-					   request_timeout(w), &w->resp);
 	free(query);
-	if (!easy) {
+	if (rc < 0) {
 		back_off(w);
 		return;
 	}
-	if (curl_multi_add_handle(w->wr->multi, easy) != CURLM_OK) {
-		consul_easy_done(easy, CURLE_FAILED_INIT, &w->resp);
-		curl_easy_cleanup(easy);
-		consul_response_clear(&w->resp);
-		back_off(w);
-		return;
-	}
-	w->easy = easy;
+	w->in_flight = 1;
 	w->sent = w->index;
 }
 
 static void try_send(struct consul_watch *w)
 {
-	uint64_t wait = consul_bucket_take(&w->bucket, now_ms());
+	uint64_t wait = consul_bucket_take(&w->bucket, consul_watch_now_ms());
 
 	if (wait == 0)
 		send_request(w);
 	else
-		schedule(w, wait == UINT64_MAX ? 60000 : wait);
+		consul_watch_timer_arm(w, wait == UINT64_MAX ? 60000 : wait);
 }
 
-static void on_delay(evutil_socket_t fd, short events, void *arg)
-{
-	try_send(arg);
-}
-
-static void describe_error(const struct consul_watch *w, int rc, char *why,
+static void describe_error(const struct consul_watch *w, int rc,
+			   const struct consul_response *r, char *why,
 			   size_t size)
 {
-	const struct consul_response *r = &w->resp;
 	size_t len = r->body_len;
 
 	if (rc == -EIO) {
@@ -522,34 +378,26 @@ static void describe_error(const struct consul_watch *w, int rc, char *why,
 			*p = '?';
 }
 
-/* The request in flight finished with code. */
-static void watch_done(struct consul_watch *w, CURLcode code)
+void consul_watch_done(struct consul_watch *w, int rc, struct consul_response *r)
 {
-	CURL *easy = w->easy;
-	long status;
-	int rc, good;
+	long status = r->status;
+	int good = rc == 0 && (status == 200 || (status == 404 && w->is_kv));
 
-	w->easy = NULL;
-	curl_multi_remove_handle(w->wr->multi, easy);
-	rc = consul_easy_done(easy, code, &w->resp);
-	curl_easy_cleanup(easy);
-	status = w->resp.status;
-	good = rc == 0 && (status == 200 || (status == 404 && w->is_kv));
-
+	w->in_flight = 0;
 	w->in_callback++;
 	if (!good) {
 		if (!w->down) {
 			char why[256];
-			describe_error(w, rc, why, sizeof(why));
+			describe_error(w, rc, r, why, sizeof(why));
 			w->down = 1;
 			if (w->on_state)
 				w->on_state(w, 0, why, w->arg);
 		}
 	} else {
-		const char *body = w->resp.body ? w->resp.body : "";
-		uint64_t h = body_hash(body, w->resp.body_len);
+		const char *body = r->body ? r->body : "";
+		uint64_t h = body_hash(body, r->body_len);
 
-		w->index = consul_index_next(w->sent, w->resp.has_index ? w->resp.index : 0);
+		w->index = consul_index_next(w->sent, r->has_index ? r->index : 0);
 		w->attempt = 0;
 		if (w->down) {
 			w->down = 0;
@@ -557,16 +405,15 @@ static void watch_done(struct consul_watch *w, CURLcode code)
 				w->on_state(w, 1, "answering again", w->arg);
 		}
 		if (!w->cancelled && (!w->delivered || h != w->last_hash ||
-				      w->resp.body_len != w->last_len)) {
+				      r->body_len != w->last_len)) {
 			w->delivered = 1;
 			w->last_hash = h;
-			w->last_len = w->resp.body_len;
+			w->last_len = r->body_len;
 			if (w->on_change)
-				w->on_change(w, &w->resp, w->arg);
+				w->on_change(w, r, w->arg);
 		}
 	}
 	w->in_callback--;
-	consul_response_clear(&w->resp);
 	if (w->cancelled) {
 		if (w->in_callback == 0)
 			watch_destroy(w);
@@ -576,36 +423,6 @@ static void watch_done(struct consul_watch *w, CURLcode code)
 		try_send(w);
 	else
 		back_off(w);
-}
-
-static struct consul_watch *watch_by_easy(struct consul_watcher *wr, CURL *easy)
-{
-	for (struct consul_watch *w = wr->watches; w; w = w->next)
-		if (w->easy == easy)
-			return w;
-	return NULL;
-}
-
-/* Every finished transfer, one at a time. A callback run from here may
- * cancel other watches; curl then drops their pending messages. */
-static void check_done(struct consul_watcher *wr)
-{
-	CURLMsg *msg;
-	int left;
-
-	while ((msg = curl_multi_info_read(wr->multi, &left))) {
-		CURL *easy = msg->easy_handle;
-		CURLcode code = msg->data.result;
-		struct consul_watch *w;
-
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		w = watch_by_easy(wr, easy);
-		if (w)
-			watch_done(w, code);
-		else
-			curl_multi_remove_handle(wr->multi, easy);
-	}
 }
 
 struct consul_watch *consul_watch_start(struct consul_watcher *wr,
@@ -627,8 +444,8 @@ struct consul_watch *consul_watch_start(struct consul_watcher *wr,
 		if (!w->query)
 			goto fail;
 	}
-	w->delay = evtimer_new(wr->base, on_delay, w);
-	if (!w->delay)
+	w->timer = evtimer_new(wr->base, on_timer, w);
+	if (!w->timer)
 		goto fail;
 	w->wait_ms = opts->wait_ms;
 	w->on_change = opts->on_change;
@@ -642,7 +459,8 @@ struct consul_watch *consul_watch_start(struct consul_watcher *wr,
 		w->backoff_max_ms = w->backoff_min_ms;
 	w->is_kv = strncmp(opts->path, "/v1/kv/", 7) == 0;
 	consul_bucket_init(&w->bucket, opts->rate > 0 ? opts->rate : DEFAULT_RATE,
-			   opts->burst ? opts->burst : DEFAULT_BURST, now_ms());
+			   opts->burst ? opts->burst : DEFAULT_BURST,
+			   consul_watch_now_ms());
 	w->next = wr->watches;
 	if (wr->watches)
 		wr->watches->prev = w;
@@ -651,8 +469,8 @@ struct consul_watch *consul_watch_start(struct consul_watcher *wr,
 	return w;
 fail:
 	if (w) {
-		if (w->delay)
-			event_free(w->delay);
+		if (w->timer)
+			event_free(w->timer);
 		free(w->path);
 		free(w->query);
 		free(w);

@@ -8,7 +8,11 @@ libconsulclient_la_SOURCES = \
 	%reldir%/consul_base64.c %reldir%/consul_base64.h \
 	%reldir%/consul_http_internal.h \
 	%reldir%/consul_api.c %reldir%/consul_api.h \
-	%reldir%/consul_watch.c %reldir%/consul_watch.h
+	%reldir%/consul_watch.c %reldir%/consul_watch.h \
+	%reldir%/consul_watch_internal.h \
+	%reldir%/consul_watch_curl.c \
+	%reldir%/consul_watch_ev.c \
+	%reldir%/consul_watch_addr.c %reldir%/consul_watch_addr.h
 libconsulclient_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(CJSON_CFLAGS) $(LIBEVENT_CFLAGS)
 libconsulclient_la_LIBADD = $(CURL_LIBS) $(CJSON_LIBS) $(LIBEVENT_LIBS)
 

@@ -16,10 +16,11 @@ check_consul_http_SOURCES = %reldir%/check_consul_http.c %reldir%/check_main.h \
 check_consul_http_CFLAGS = $(CLIENT_TEST_CFLAGS)
 check_consul_http_LDADD = $(CLIENT_TEST_LIBS)
 
+# OpenSSL: the https watch test runs its own TLS server.
 check_consul_watch_SOURCES = %reldir%/check_consul_watch.c %reldir%/check_main.h \
 	%reldir%/check_port.h
-check_consul_watch_CFLAGS = $(CLIENT_TEST_CFLAGS)
-check_consul_watch_LDADD = $(CLIENT_TEST_LIBS)
+check_consul_watch_CFLAGS = $(CLIENT_TEST_CFLAGS) $(OPENSSL_CFLAGS)
+check_consul_watch_LDADD = $(CLIENT_TEST_LIBS) $(OPENSSL_LIBS)
 
 # The wake-up benchmark: a blocked watch against a running agent
 # (scripts and it_watch_wake.sh run it against switchyard-registry).
