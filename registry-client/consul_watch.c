@@ -54,11 +54,8 @@ uint64_t consul_watch_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void fit(char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /* snprintf where cutting a long text short is intended. */
-static void fit(char *buf, size_t size, const char *fmt, ...)
+void consul_watch_fit(char *buf, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -360,18 +357,21 @@ static void describe_error(const struct consul_watch *w, int rc,
 	size_t len = r->body_len;
 
 	if (rc == -EIO) {
-		fit(why, size, "GET %s: %s", w->path, r->error);
+		consul_watch_fit(why, size, "GET %s: %s", w->path, r->error);
 	} else if (rc == -EMSGSIZE) {
-		fit(why, size, "GET %s: answer over the body limit", w->path);
+		consul_watch_fit(why, size, "GET %s: answer over the body limit",
+				 w->path);
 	} else if (rc) {
-		fit(why, size, "GET %s: request failed (%d)", w->path, rc);
+		consul_watch_fit(why, size, "GET %s: request failed (%d)",
+				 w->path, rc);
 	} else {
 		while (len > 0 && (r->body[len - 1] == '\n' || r->body[len - 1] == '\r'))
 			len--;
 		if (len > 120)
 			len = 120;
-		fit(why, size, "GET %s: %ld%s%.*s", w->path, r->status,
-			 len ? " " : "", (int)len, r->body ? r->body : "");
+		consul_watch_fit(why, size, "GET %s: %ld%s%.*s", w->path,
+				 r->status, len ? " " : "", (int)len,
+				 r->body ? r->body : "");
 	}
 	for (char *p = why; *p; p++)
 		if ((unsigned char)*p < ' ' || (unsigned char)*p >= 0x7f)

@@ -78,18 +78,6 @@ struct consul_watch_ev_agent {
 };
 
 
-static void fit(char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* snprintf where cutting a long text short is intended. */
-static void fit(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- the agent ---- */
 
@@ -455,7 +443,7 @@ static void on_done(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (errno_tells(e->sys_errno))
-		fit(sys, sizeof(sys), ": %s", strerror(e->sys_errno));
+		consul_watch_fit(sys, sizeof(sys), ": %s", strerror(e->sys_errno));
 	if (e->error == EVREQ_HTTP_DATA_TOO_LONG) {
 		/* libevent 2.1 also reports broken chunk framing this way. */
 		record(w, OUT_TOO_BIG, NULL);

@@ -152,4 +152,8 @@ void consul_watch_timer_fire(struct consul_watch *w);
 
 uint64_t consul_watch_now_ms(void);
 
+/* snprintf into buf where cutting a long text short is intended. */
+void consul_watch_fit(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif
