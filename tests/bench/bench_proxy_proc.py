@@ -94,7 +94,7 @@ def register(reg_port, n, backend_port):
 def count_routes(ui_port, prefix):
     conn = http.client.HTTPConnection("127.0.0.1", ui_port, timeout=5)
     try:
-        conn.request("GET", "/api/routes")
+        conn.request("GET", "/api/routes?raw")
         text = conn.getresponse().read().decode("utf-8", "replace")
     finally:
         conn.close()
