@@ -1,10 +1,24 @@
 /*
  * lb_admin.c - the admin server (lb_admin.h).
+ *
+ * /api/health lists, per target identity:
+ *   service, addr, identity (16 hex digits), state, fit, reason (of the
+ *   last transition, "new" before any), for_ms (time in the state),
+ *   transitions;
+ *   consul: status, verdict, weight (the Weights multiplier);
+ *   probe: enabled, up, streak (results in a row against the state),
+ *          interval_ms, timeout_ms, rise, fall;
+ *   outlier: ejected, ejected_for_ms (left), level (ejections in the
+ *            current run), ejections, capped (ejections the 50 % cap
+ *            held back), consecutive_failures;
+ *   outcomes: ok, http_5xx, connect_failed, connect_refused (as the
+ *             workers reported them since the target appeared).
  */
 #include "lb/lb_admin.h"
 
 #include <errno.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,6 +33,7 @@
 struct lb_admin {
 	struct evhttp *http;
 	struct lb_watch *watch;
+	struct lb_health *health;
 	struct rt_table *last;   /* while stopping: the table at the stop */
 	int stopping;
 	int port;
@@ -107,11 +122,26 @@ static void health(struct lb_admin *a, struct evhttp_request *req)
 	reply_text(req, 200, "OK", body, (size_t)n);
 }
 
-/* One target as fabio's /api/routes element (its apiRoute), plus "down"
- * for a target Consul holds down (its route answers 503). NULL when out of
- * memory. */
-static cJSON *route_json(const struct rt_route *r, const struct rt_target *t)
+/* The health state of the target with identity id, or NULL when none is
+ * known (no health state, or a table the registry has not seen). */
+static const char *health_of(const struct lb_admin *a, uint64_t id)
 {
+	struct hc_registry *reg = lb_health_registry(a->health);
+	struct hc_entry *e = reg ? hc_registry_find(reg, id) : NULL;
+	struct hc_target_info in;
+
+	if (!e || hc_entry_info(reg, e, &in) < 0)
+		return NULL;
+	return hc_state_name(in.state);
+}
+
+/* One target as fabio's /api/routes element (its apiRoute), plus "down"
+ * for a target Consul holds down (its route answers 503) and "health" for
+ * its health state. NULL when out of memory. */
+static cJSON *route_json(const struct lb_admin *a, const struct rt_route *r,
+			 const struct rt_target *t)
+{
+	const char *health = health_of(a, t->identity);
 	cJSON *o = cJSON_CreateObject();
 	cJSON *tags = NULL;
 	size_t srclen = strlen(r->host) + strlen(r->path) + 1;
@@ -137,7 +167,8 @@ static cJSON *route_json(const struct rt_route *r, const struct rt_target *t)
 	     cJSON_AddStringToObject(o, "cmd", "route add") &&
 	     cJSON_AddNumberToObject(o, "rate1", 0) &&
 	     cJSON_AddNumberToObject(o, "pct99", 0) &&
-	     (!t->consul_down || cJSON_AddTrueToObject(o, "down"));
+	     (!t->consul_down || cJSON_AddTrueToObject(o, "down")) &&
+	     (!health || cJSON_AddStringToObject(o, "health", health));
 	free(src);
 	if (!ok) {
 		cJSON_Delete(o);
@@ -148,7 +179,8 @@ static cJSON *route_json(const struct rt_route *r, const struct rt_target *t)
 
 /* The table as fabio's JSON list, one element per target in lookup
  * order. NULL when out of memory. */
-static char *routes_json(const struct rt_table *t, int pretty)
+static char *routes_json(const struct lb_admin *a, const struct rt_table *t,
+			 int pretty)
 {
 	cJSON *list = cJSON_CreateArray();
 	char *text;
@@ -157,7 +189,7 @@ static char *routes_json(const struct rt_table *t, int pretty)
 		const struct rt_route *r = rt_table_route(t, i);
 
 		for (size_t k = 0; list && k < r->ntargets; k++) {
-			cJSON *o = route_json(r, r->targets[k]);
+			cJSON *o = route_json(a, r, r->targets[k]);
 
 			if (!o || !cJSON_AddItemToArray(list, o)) {
 				cJSON_Delete(o);
@@ -209,7 +241,148 @@ static void routes(struct lb_admin *a, struct evhttp_request *req)
 		free(body);
 		return;
 	}
-	body = routes_json(t, has_param(query, "pretty"));
+	body = routes_json(a, t, has_param(query, "pretty"));
+	if (!body) {
+		reply_text(req, 500, "Internal Server Error", "out of memory\n", 14);
+		return;
+	}
+	out = evhttp_request_get_output_buffer(req);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type", "application/json; charset=utf-8");
+	evbuffer_add(out, body, strlen(body));
+	evbuffer_add(out, "\n", 1);
+	evhttp_send_reply(req, 200, "OK", NULL);
+	cJSON_free(body);
+}
+
+/* ---- /api/health ---- */
+
+struct infos {
+	struct hc_target_info *v;
+	size_t n, cap;
+	int oom;
+};
+
+static void collect(void *arg, const struct hc_target_info *in)
+{
+	struct infos *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct hc_target_info *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v) {
+			l->oom = 1;
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *in;
+}
+
+static int cmp_info(const void *a, const void *b)
+{
+	const struct hc_target_info *x = a, *y = b;
+	int c = strcmp(x->service, y->service);
+
+	if (c == 0)
+		c = strcmp(x->addr, y->addr);
+	if (c == 0)
+		c = x->identity < y->identity ? -1 : x->identity > y->identity;
+	return c;
+}
+
+static uint64_t ms_left(uint64_t until, uint64_t now)
+{
+	return until > now ? until - now : 0;
+}
+
+/* One target's state as an object; NULL when out of memory. */
+static cJSON *health_json(const struct hc_target_info *in, uint64_t now)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *consul = cJSON_AddObjectToObject(o, "consul");
+	cJSON *probe = cJSON_AddObjectToObject(o, "probe");
+	cJSON *outlier = cJSON_AddObjectToObject(o, "outlier");
+	cJSON *outcomes = cJSON_AddObjectToObject(o, "outcomes");
+	char id[17];
+	int ok;
+
+	snprintf(id, sizeof(id), "%016llx", (unsigned long long)in->identity);
+	ok = o && consul && probe && outlier && outcomes &&
+	     cJSON_AddStringToObject(o, "service", in->service) &&
+	     cJSON_AddStringToObject(o, "addr", in->addr) &&
+	     cJSON_AddStringToObject(o, "identity", id) &&
+	     cJSON_AddStringToObject(o, "state", hc_state_name(in->state)) &&
+	     cJSON_AddBoolToObject(o, "fit", in->fit) &&
+	     cJSON_AddStringToObject(o, "reason", in->reason) &&
+	     cJSON_AddNumberToObject(o, "for_ms",
+				     (double)(now > in->since_ms ? now - in->since_ms : 0)) &&
+	     cJSON_AddNumberToObject(o, "transitions", (double)in->transitions) &&
+	     cJSON_AddStringToObject(consul, "status",
+				     hc_consul_status_name(in->consul_status)) &&
+	     cJSON_AddStringToObject(consul, "verdict",
+				     hc_consul_verdict_name(in->consul_verdict)) &&
+	     cJSON_AddNumberToObject(consul, "weight", in->weight) &&
+	     cJSON_AddBoolToObject(probe, "enabled", in->probe_on) &&
+	     cJSON_AddBoolToObject(probe, "up", in->probe_up) &&
+	     cJSON_AddNumberToObject(probe, "streak", in->probe_streak) &&
+	     cJSON_AddNumberToObject(probe, "interval_ms",
+				     (double)in->probe.interval_ms) &&
+	     cJSON_AddNumberToObject(probe, "timeout_ms",
+				     (double)in->probe.timeout_ms) &&
+	     cJSON_AddNumberToObject(probe, "rise", in->probe.rise) &&
+	     cJSON_AddNumberToObject(probe, "fall", in->probe.fall) &&
+	     cJSON_AddBoolToObject(outlier, "ejected", in->ejected) &&
+	     cJSON_AddNumberToObject(outlier, "ejected_for_ms",
+				     (double)ms_left(in->ejected_until_ms, now)) &&
+	     cJSON_AddNumberToObject(outlier, "level", in->eject_level) &&
+	     cJSON_AddNumberToObject(outlier, "ejections", (double)in->ejections) &&
+	     cJSON_AddNumberToObject(outlier, "capped",
+				     (double)in->ejections_capped) &&
+	     cJSON_AddNumberToObject(outlier, "consecutive_failures",
+				     in->consecutive_failures) &&
+	     cJSON_AddNumberToObject(outcomes, "ok", (double)in->ok) &&
+	     cJSON_AddNumberToObject(outcomes, "http_5xx", (double)in->http_5xx) &&
+	     cJSON_AddNumberToObject(outcomes, "connect_failed",
+				     (double)in->connect_failed) &&
+	     cJSON_AddNumberToObject(outcomes, "connect_refused",
+				     (double)in->connect_refused);
+	if (!ok) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static void health_list(struct lb_admin *a, struct evhttp_request *req)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	struct infos l = { 0 };
+	cJSON *list = cJSON_CreateArray();
+	uint64_t now = lb_health_now_ms();
+	struct evbuffer *out;
+	char *body = NULL;
+
+	hc_registry_foreach(lb_health_registry(a->health), collect, &l);
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_info);
+	for (size_t i = 0; list && !l.oom && i < l.n; i++) {
+		cJSON *o = health_json(&l.v[i], now);
+
+		if (!o || !cJSON_AddItemToArray(list, o)) {
+			cJSON_Delete(o);
+			cJSON_Delete(list);
+			list = NULL;
+		}
+	}
+	if (list && !l.oom)
+		body = has_param(query, "pretty") ? cJSON_Print(list)
+						  : cJSON_PrintUnformatted(list);
+	cJSON_Delete(list);
+	free(l.v);
 	if (!body) {
 		reply_text(req, 500, "Internal Server Error", "out of memory\n", 14);
 		return;
@@ -241,13 +414,16 @@ static void handle(struct evhttp_request *req, void *arg)
 		health(a, req);
 	} else if (strcmp(path, "/api/routes") == 0) {
 		routes(a, req);
+	} else if (strcmp(path, "/api/health") == 0) {
+		health_list(a, req);
 	} else {
 		reply_text(req, 404, "Not Found", "not found\n", 10);
 	}
 }
 
 struct lb_admin *lb_admin_new(struct event_base *base, const char *addr,
-			      struct lb_watch *watch, int *err)
+			      struct lb_watch *watch, struct lb_health *health,
+			      int *err)
 {
 	struct lb_admin *a = calloc(1, sizeof(*a));
 	int fd = -1, rc = -ENOMEM;
@@ -255,6 +431,7 @@ struct lb_admin *lb_admin_new(struct event_base *base, const char *addr,
 	if (!a)
 		goto fail;
 	a->watch = watch;
+	a->health = health;
 	a->http = evhttp_new(base);
 	if (!a->http)
 		goto fail;

@@ -524,6 +524,17 @@ load_from(struct lb_config *c, char *const *args, long nargs, char *const *envp,
 		rc = -EINVAL;
 		goto fail;
 	}
+	if (c->health_outlier_maxtime_ns < c->health_outlier_basetime_ns) {
+		char v[32];
+
+		snprintf(v, sizeof(v), "%lldms",
+			 (long long)(c->health_outlier_maxtime_ns / 1000000));
+		lb_config_err_set(err, NULL, 0, "health.outlier.maxtime", v,
+				  "health.outlier.maxtime: bad value \"%s\": "
+				  "want at least health.outlier.basetime", v);
+		rc = -EINVAL;
+		goto fail;
+	}
 	free(fs.v);
 	return 0;
 fail:

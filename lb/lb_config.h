@@ -104,7 +104,16 @@ struct lb_config {
 	enum lb_config_routes_format log_routes_format;
 
 	/* health.* */
-	char *health_check_path;       /* "": no active probes */
+	char *health_check_path;       /* "": only routes with check= are probed */
+	int64_t health_check_interval_ns; /* > 0: one probe per target per interval */
+	int64_t health_check_timeout_ns;  /* > 0 */
+	int health_check_rise;         /* passes in a row that bring a target up */
+	int health_check_fall;         /* failures in a row that take it down */
+	int health_outlier_enabled;    /* passive ejection */
+	int health_outlier_consecutive5xx; /* failures in a row that eject */
+	int64_t health_outlier_basetime_ns; /* first ejection; doubles after */
+	int64_t health_outlier_maxtime_ns;  /* >= basetime */
+	int health_outlier_maxpercent; /* of a route's targets unfit at once */
 
 	/* What load() read, so that reload() can read the same sources again. */
 	char **args;                   /* argv[1..], NULL-terminated */

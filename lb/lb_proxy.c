@@ -12,6 +12,9 @@
  * States of a request: routing (synchronous), connecting / resolving,
  * sent (waiting for the response head, under the response-header
  * timeout), body (streaming), done (the last bytes are being written).
+ *
+ * Health: what lb_proxy.h says is reported, once per attempt, to the
+ * entry of the target the attempt went to (report()).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -281,7 +284,7 @@ client_chunk(struct lb_req *rq, struct evbuffer *buf)
 /* A response of our own (errors, no route, redirects). */
 static void
 respond(struct lb_req *rq, int status, const char *ctype, const char *body,
-	size_t len, const char *location)
+	size_t len, const char *location, unsigned retry_after)
 {
 	struct lb_worker *w = rq->w;
 	struct lb_resp_out o;
@@ -306,6 +309,13 @@ respond(struct lb_req *rq, int status, const char *ctype, const char *body,
 		lb_buf_adds(&w->tmp, location);
 		lb_buf_add(&w->tmp, "\r\n", 2);
 	}
+	if (retry_after > 0) {
+		char line[40];
+		int n = snprintf(line, sizeof(line), "Retry-After: %u\r\n",
+				 retry_after);
+
+		lb_buf_add(&w->tmp, line, (size_t)n);
+	}
 	lb_headers_response_end(&w->tmp, &o);
 	evbuffer_add(w->scratch, w->tmp.p, w->tmp.len);
 	if (!rq->is_head && len > 0)
@@ -321,7 +331,8 @@ respond_error(struct lb_req *rq, int status, const char *why)
 	char body[128];
 	int n = snprintf(body, sizeof(body), "%s\n", why);
 
-	respond(rq, status, "text/plain; charset=utf-8", body, (size_t)n, NULL);
+	respond(rq, status, "text/plain; charset=utf-8", body, (size_t)n, NULL,
+		0);
 }
 
 /* Cut the client connection: the response already started, so it can
@@ -376,6 +387,81 @@ lb_proxy_cut_all(struct lb_worker *w)
 		n++;
 	}
 	return n;
+}
+
+/* ---- health ---- */
+
+/* Count outcome o on the entry of the target rq's attempt went to, and
+ * wake the control thread when the entry asks for it. */
+static void
+report(struct lb_req *rq, enum hc_outcome o)
+{
+	const struct lb_proxy_opts *po = &rq->w->ws->o;
+	struct hc_set *hs = rq->tab != NULL ? rq->tab->hs : NULL;
+
+	if (hs == NULL || rq->target == NULL)
+		return;
+	if (hc_entry_report(hc_set_entry(hs, rq->target->index), o) &&
+	    po->health_wake != NULL)
+		po->health_wake(po->health_wake_arg);
+}
+
+/* A failed connect, by its errno: a refusal, the target's fault otherwise,
+ * except for running out of something ourselves. */
+static void
+report_connect(struct lb_req *rq, int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		report(rq, HC_OUTCOME_CONNECT_REFUSED);
+		break;
+	case ENOMEM:
+	case ENOBUFS:
+	case EMFILE:
+	case ENFILE:
+	case EADDRNOTAVAIL:   /* our ephemeral ports ran out */
+		break;
+	default:
+		report(rq, HC_OUTCOME_CONNECT_FAILED);
+		break;
+	}
+}
+
+/* Whether target t of the table tr may take traffic by its health entry:
+ * fit, and a Consul weight above 0. */
+static int
+target_fit(const struct lb_tabref *tr, const struct rt_target *t)
+{
+	return tr->hs == NULL || hc_set_healthy(t, tr->hs);
+}
+
+/* Retry-After for a route with no fit target: the seconds until its first
+ * ejected target is due back, rounded up; 1 when no end is known. */
+static unsigned
+retry_after(const struct lb_req *rq)
+{
+	const struct rt_route *r = rq->route;
+	uint64_t first = 0, now;
+	struct timespec ts;
+	size_t i;
+
+	if (rq->tab->hs == NULL)
+		return 1;
+	for (i = 0; i < r->ntargets; i++) {
+		const struct rt_target *t = r->targets[i];
+		uint64_t back;
+
+		if (t->weight == 0 || t->consul_down)
+			continue;
+		back = hc_entry_back_ms(hc_set_entry(rq->tab->hs, t->index));
+		if (back != 0 && (first == 0 || back < first))
+			first = back;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	if (first <= now)
+		return 1;
+	return (unsigned)((first - now + 999) / 1000);
 }
 
 /* ---- upstream side ---- */
@@ -586,15 +672,18 @@ read_head(struct lb_req *rq)
 		if (end == 0 && len < RESP_HEAD_MAX)
 			return;   /* more to come */
 		if (end <= 0) {
+			report(rq, HC_OUTCOME_CONNECT_FAILED);
 			respond_error(rq, 502, "upstream response head too large");
 			return;
 		}
 		if (lb_h1_parse_response(p, (size_t)end, &r) < 0) {
+			report(rq, HC_OUTCOME_CONNECT_FAILED);
 			respond_error(rq, 502, "bad upstream response");
 			return;
 		}
 		if (r.status >= 100 && r.status < 200) {
 			if (r.status == 101) {
+				report(rq, HC_OUTCOME_CONNECT_FAILED);
 				respond_error(rq, 502, "bad upstream response");
 				return;
 			}
@@ -603,6 +692,8 @@ read_head(struct lb_req *rq)
 			continue;
 		}
 		lb_up_timeout(rq->up, NULL);
+		report(rq, r.status >= 500 && r.status < 600 ? HC_OUTCOME_5XX
+							      : HC_OUTCOME_OK);
 		start_response(rq, &r, (size_t)end);
 		return;
 	}
@@ -617,6 +708,7 @@ connect_failed(struct lb_req *rq, int err)
 	const struct rt_target *t;
 
 	rq->up = NULL;
+	report_connect(rq, err);
 	if (rq->ntried < MAX_TRIES && (t = pick(rq)) != NULL) {
 		LB_COUNT(rq->w, retries_other, 1);
 		rq->target = t;
@@ -656,6 +748,7 @@ upstream_failed(struct lb_req *rq, int err)
 		attempt(rq);
 		return;
 	}
+	report(rq, HC_OUTCOME_CONNECT_FAILED);
 	respond_error(rq, 502, "upstream error");
 }
 
@@ -786,7 +879,7 @@ pick_ok(const struct rt_target *t, void *arg)
 	}
 	/* Consul excludes every instance of the target's service: the
 	 * route is kept only to answer 503, whatever the predicate says */
-	if (t->consul_down ||
+	if (t->consul_down || !target_fit(rq->tab, t) ||
 	    (w->ws->o.healthy != NULL &&
 	     !w->ws->o.healthy(t, w->ws->o.healthy_arg)))
 		return 0;
@@ -841,7 +934,7 @@ dispatch(struct lb_req *rq)
 			respond_error(rq, 500, "out of memory");
 			return;
 		}
-		respond(rq, o->redirect_code, NULL, NULL, 0, w->query.p);
+		respond(rq, o->redirect_code, NULL, NULL, 0, w->query.p, 0);
 		return;
 	}
 	if (o->proto != RT_PROTO_HTTP) {
@@ -992,12 +1085,15 @@ route(struct lb_req *rq)
 
 		LB_COUNT(w, noroute, 1);
 		respond(rq, w->live.noroute_status, "text/html; charset=utf-8",
-			page->body, page->len, NULL);
+			page->body, page->len, NULL, 0);
 		return;
 	}
 	rq->target = pick(rq);
 	if (rq->target == NULL) {
-		respond_error(rq, 503, "no healthy target");
+		static const char why[] = "no healthy target\n";
+
+		respond(rq, 503, "text/plain; charset=utf-8", why,
+			sizeof(why) - 1, NULL, retry_after(rq));
 		return;
 	}
 	dispatch(rq);

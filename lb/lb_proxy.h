@@ -9,11 +9,27 @@
  * an rt_picker, upstream pools and counters: nothing on the request path
  * is shared between threads or locked. The control thread hands over a
  * new table by posting it to every mailbox and calling lb_workers_notify
- * (lb_workers_publish does both); a worker takes it at its next wake-up.
- * A request keeps the table it started with until it ends.
+ * (lb_workers_publish does both), or, with health state, a struct hc_set
+ * (the table and its targets' health entries) through
+ * lb_workers_publish_set; a worker takes it at its next wake-up. A request
+ * keeps the table (and set) it started with until it ends.
+ *
+ * Health. With a set, a pick passes over a target whose entry is not fit
+ * or whose Consul weight is 0 (a relaxed atomic load of each, on one cache
+ * line), and every upstream outcome is reported to the entry of the target
+ * that gave it (hc_entry_report): an answer below 500 as OK, 500..599 as
+ * 5XX, a refused connect as CONNECT_REFUSED, any other failed connect, a
+ * connection that died before a response head and an answer that is not
+ * HTTP as CONNECT_FAILED. switchyard's own answers (502, 503, 504, a
+ * response-header timeout) are not reported: they say nothing new about
+ * the target, and a timeout is the active probes' to judge. A connection
+ * from the pool that the upstream closed before answering is resent and
+ * not reported (the keep-alive race).
  *
  * Per request, in fabio's order: normalise the path, look up the route
- * (none: noroute status and page), pick a target (none fit: 503), apply
+ * (none: noroute status and page), pick a target (none fit: 503 with
+ * Retry-After: the seconds until the first ejected target of the route
+ * is due back, or 1 when no end is known), apply
  * allow/deny (403) and redirect=, then strip/prepend, Host per host=,
  * X-Forwarded-* and Forwarded, and send it upstream. Connect failures
  * move on to another target; a request that fails on a reused connection
@@ -28,6 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "health/hc_state.h"
 #include "lb/lb_log.h"
 #include "routes/rt_pick.h"
 #include "routes/rt_table.h"
@@ -55,6 +72,13 @@ struct lb_proxy_opts {
 	 * every pick (NULL: all may). Must be thread-safe and not block. */
 	rt_healthy_fn healthy;
 	void *healthy_arg;
+	/* Called on a worker thread when an outcome report asks the control
+	 * thread to look at a target soon (hc_entry_report returned 1): a
+	 * refused connect, or the failures in a row reached the threshold.
+	 * Must be thread-safe and not block. NULL: the control thread's
+	 * periodic tick finds the reports anyway. */
+	void (*health_wake)(void *arg);
+	void *health_wake_arg;
 	struct lb_logger log;        /* diagnostics; called on worker threads */
 };
 
@@ -94,6 +118,13 @@ void lb_workers_notify(struct lb_workers *ws);
 /* Post t to every mailbox (taking one reference per worker; the caller
  * keeps its own) and wake the workers. */
 void lb_workers_publish(struct lb_workers *ws, struct rt_table *t);
+/*
+ * The same for a table with its health state: s goes to every worker's
+ * health mailbox (one reference each; the caller keeps its own) and the
+ * workers wake. Of a set and a bare table both waiting for a worker, the
+ * newer table (rt_table_generation) is taken and the other dropped.
+ */
+void lb_workers_publish_set(struct lb_workers *ws, struct hc_set *s);
 
 /*
  * The body sent with proxy.noroutestatus when no route matches (copied;

@@ -5,13 +5,20 @@
  * build. Rejected tags and override lines are logged and skipped; the
  * table is built from everything else (fabio rejects the whole text
  * instead, #282). A table whose routes equal the published one is
- * dropped, so workers are not woken for a change of check output.
+ * dropped, so workers are not woken for a change of check output; the
+ * refreshed callback still runs then, so that health views follow check
+ * status and Weights.
  *
  * A service none of whose instances counts is not dropped as fabio does
  * (which turns its routes into the no-route answer): every instance gives
  * its commands marked consul_down, so its routes stay with targets that
  * never take traffic and requests get 503. A service going down or coming
  * back is logged beside the route-change delta.
+ *
+ * An instance's Consul weight (Weights.Passing, or Weights.Warning while
+ * its worst check warns) scales its share among the route's dynamic
+ * targets; one that counts with a weight of 0 is left out like one that
+ * does not count, as Consul's DNS leaves it out.
  */
 #include "lb/lb_watch_internal.h"
 
@@ -41,31 +48,47 @@ static int all_answered(const struct lb_watch *lw)
 	return 1;
 }
 
-/* Whether l has instances and none of them counts; *reason then names
- * why (the verdict they share, or "mixed"). Stops at the first instance
- * that counts, which is usually the first one. */
+/* The weight instance e gets traffic with: lb_instance_weight when e
+ * counts, 0 when it does not. */
+static unsigned counted_weight(const struct lb_watch *lw,
+			       const struct consul_service_entry *e,
+			       enum lb_instance_verdict *verdict)
+{
+	int w;
+
+	*verdict = lb_instance_verdict(e, lw->status_mask, lw->checks_all);
+	if (*verdict != LB_INSTANCE_COUNTS)
+		return 0;
+	w = lb_instance_weight(e);
+	return w > 0 ? (unsigned)w : 0;
+}
+
+/* Whether l has instances and none of them takes traffic; *reason then
+ * names why (the verdict they share, "weight_zero", or "mixed"). Stops at
+ * the first instance that takes traffic, usually the first one. */
 static int service_down(const struct lb_watch *lw,
 			const struct consul_service_list *l,
 			const char **reason)
 {
-	enum lb_instance_verdict first = LB_INSTANCE_COUNTS;
+	const char *first = NULL;
 	int mixed = 0;
 
 	for (size_t j = 0; j < l->n; j++) {
-		enum lb_instance_verdict v = lb_instance_verdict(&l->v[j],
-								 lw->status_mask,
-								 lw->checks_all);
+		enum lb_instance_verdict v;
+		const char *why;
 
-		if (v == LB_INSTANCE_COUNTS)
+		if (counted_weight(lw, &l->v[j], &v) > 0)
 			return 0;
+		why = v == LB_INSTANCE_COUNTS ? "weight_zero"
+					      : lb_instance_verdict_name(v);
 		if (j == 0)
-			first = v;
-		else if (v != first)
+			first = why;
+		else if (strcmp(why, first) != 0)
 			mixed = 1;
 	}
 	if (l->n == 0)
 		return 0;
-	*reason = mixed ? "mixed" : lb_instance_verdict_name(first);
+	*reason = mixed ? "mixed" : first;
 	return 1;
 }
 
@@ -97,10 +120,11 @@ static int gather(struct lb_watch *lw, struct rt_cmd_list *cmds,
 			};
 			const char *dc = lw->dc ? lw->dc
 				       : e->datacenter[0] ? e->datacenter : NULL;
+			enum lb_instance_verdict v;
 
 			if (!s->down) {
-				if (!lb_instance_counts(e, lw->status_mask,
-							lw->checks_all))
+				in.consul_weight = counted_weight(lw, e, &v);
+				if (in.consul_weight == 0)
 					continue;
 				(*ninstances)++;
 			}
@@ -366,6 +390,31 @@ static void log_service_changes(struct lb_watch *lw)
 	}
 }
 
+/* Whether now gives some target another weight than old: Consul's
+ * Weights change shares without changing the routes' text, so an empty
+ * delta alone does not make a table redundant. Targets are compared in
+ * place; a reordered route is reported as changed, which costs one
+ * redundant publish. */
+static int weights_differ(const struct rt_table *old,
+			  const struct rt_table *now)
+{
+	size_t n = rt_table_nroutes(now);
+
+	if (!old || rt_table_nroutes(old) != n)
+		return 1;
+	for (size_t i = 0; i < n; i++) {
+		const struct rt_route *a = rt_table_route(old, i);
+		const struct rt_route *b = rt_table_route(now, i);
+
+		if (a->ntargets != b->ntargets)
+			return 1;
+		for (size_t k = 0; k < b->ntargets; k++)
+			if (a->targets[k]->weight != b->targets[k]->weight)
+				return 1;
+	}
+	return 0;
+}
+
 /* Hand t (one reference, taken over) to every mailbox and keep it. */
 static void publish(struct lb_watch *lw, struct rt_table *t)
 {
@@ -415,8 +464,10 @@ static int rebuild(struct lb_watch *lw)
 	report_problems(lw, &cmds, &warnings);
 	now = lb_watch_mono_ms();
 	atomic_store(&lw->last_update_ms, lb_watch_wall_ms());
-	if (lw->published_once && delta[0] == '\0') {
+	if (lw->published_once && delta[0] == '\0' &&
+	    !weights_differ(lw->table, t)) {
 		log_service_changes(lw);  /* a down service without routes */
+		lw->refresh_pending = 1;
 		goto out;
 	}
 	if (lw->published_once && removals_held(lw, now) &&
@@ -466,4 +517,9 @@ void lb_watch_flush(struct lb_watch *lw)
 	}
 	if (posted && lw->published)
 		lw->published(lw, lw->table, lw->page, lw->published_arg);
+	if (lw->refresh_pending) {
+		lw->refresh_pending = 0;
+		if (lw->refreshed)
+			lw->refreshed(lw, lw->refreshed_arg);
+	}
 }

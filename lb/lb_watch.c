@@ -716,6 +716,19 @@ void lb_watch_set_published_cb(struct lb_watch *lw, lb_watch_published_fn fn,
 	lw->published_arg = arg;
 }
 
+void lb_watch_set_refreshed_cb(struct lb_watch *lw, lb_watch_refreshed_fn fn,
+			       void *arg)
+{
+	lw->refreshed = fn;
+	lw->refreshed_arg = arg;
+}
+
+enum lb_instance_verdict lb_watch_verdict(const struct lb_watch *lw,
+					  const struct consul_service_entry *e)
+{
+	return lb_instance_verdict(e, lw->status_mask, lw->checks_all);
+}
+
 struct rt_table *lb_watch_table(const struct lb_watch *lw)
 {
 	return lw->table;

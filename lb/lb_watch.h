@@ -15,7 +15,9 @@
  * (rt_tags_commands), appends the override text (rt_parse), builds the
  * table, logs what was rejected and the route-change delta, and, when the
  * routes changed, posts the table to every mailbox and calls the published
- * callback (whose job is to wake the workers).
+ * callback (whose job is to hand the table on and wake the workers; the
+ * daemon registers no mailbox and gives tables to lb_health there). A
+ * rebuild that changed no route calls the refreshed callback instead.
  *
  * A service that has instances but none that counts keeps its routes:
  * its instances' targets are all marked consul_down (rt_table.h), get no
@@ -63,6 +65,11 @@ typedef void (*lb_watch_published_fn)(struct lb_watch *w,
 				      struct rt_table *table,
 				      const struct lb_noroute *page,
 				      void *arg);
+
+/* After a rebuild that read Consul's answers again but changed no route
+ * (nothing is published): a check's status or an instance's Weights may
+ * have changed all the same. Runs on the control thread. */
+typedef void (*lb_watch_refreshed_fn)(struct lb_watch *w, void *arg);
 
 #define LB_WATCH_COALESCE_MS 5u
 #define LB_WATCH_WAIT_MS 60000u
@@ -124,6 +131,8 @@ int lb_watch_add_mailbox(struct lb_watch *w, struct rt_mailbox *m);
 int lb_watch_add_noroute_box(struct lb_watch *w, struct lb_noroute_box *b);
 void lb_watch_set_published_cb(struct lb_watch *w, lb_watch_published_fn fn,
 			       void *arg);
+void lb_watch_set_refreshed_cb(struct lb_watch *w, lb_watch_refreshed_fn fn,
+			       void *arg);
 
 /* The table last published (borrowed, lives until the next rebuild on
  * this thread), or NULL before the first. */
@@ -135,6 +144,11 @@ const struct lb_noroute *lb_watch_noroute(const struct lb_watch *w);
  * (borrowed, as above; Weights are there). NULL for an unknown service. */
 const struct consul_service_list *
 lb_watch_service(const struct lb_watch *w, const char *name);
+
+/* Whether instance e counts under this watch's registry.consul.service.status
+ * and checksRequired, and why not (lb_instance_verdict). */
+enum lb_instance_verdict lb_watch_verdict(const struct lb_watch *w,
+					  const struct consul_service_entry *e);
 
 /* Thread-safe. 1 while every watch gets answers, 0 before the first answer
  * and while any watch fails. */

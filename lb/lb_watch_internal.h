@@ -70,6 +70,9 @@ struct lb_watch {
 	size_t nboxes;
 	lb_watch_published_fn published;
 	void *published_arg;
+	lb_watch_refreshed_fn refreshed;
+	void *refreshed_arg;
+	int refresh_pending;          /* a rebuild changed no route */
 
 	/* the coalescing timer and what it has to do */
 	struct event *flush_ev;

@@ -193,7 +193,7 @@ live_take(struct lb_worker *w)
 /* ---- tables ---- */
 
 static struct lb_tabref *
-tabref_new(struct rt_table *t)
+tabref_new(struct rt_table *t, struct hc_set *hs)
 {
 	struct lb_tabref *tr = calloc(1, sizeof(*tr));
 	size_t n = rt_table_ntargets(t);
@@ -207,6 +207,7 @@ tabref_new(struct rt_table *t)
 	}
 	tr->nbuckets = n;
 	tr->t = t;
+	tr->hs = hs;
 	return tr;
 }
 
@@ -218,22 +219,33 @@ tabref_free(struct lb_worker *w, struct lb_tabref *tr)
 	for (i = 0; i < tr->nbuckets; i++)
 		lb_pool_bucket_put(w->pool, tr->buckets[i]);
 	free(tr->buckets);
-	rt_table_unref(tr->t);
+	/* a set holds its table */
+	if (tr->hs != NULL)
+		hc_set_unref(tr->hs);
+	else
+		rt_table_unref(tr->t);
 	free(tr);
 }
 
-/* Make t (whose reference we own) the current table. */
+/* Make t the current table: with hs (whose reference we own) its table,
+ * or without (hs NULL) t itself, whose reference we own. */
 static void
-use_table(struct lb_worker *w, struct rt_table *t)
+use_table(struct lb_worker *w, struct rt_table *t, struct hc_set *hs)
 {
-	struct lb_tabref *tr = tabref_new(t), *old = w->cur;
+	struct lb_tabref *tr, *old = w->cur;
 
+	if (hs != NULL)
+		t = hc_set_table(hs);
+	tr = tabref_new(t, hs);
 	if (tr == NULL) {
 		LB_LOG(&w->ws->o.log, LB_LOG_ERROR,
 		       "event=table_dropped worker=%u generation=%llu "
 		       "error=\"out of memory\"", w->id,
 		       (unsigned long long)rt_table_generation(t));
-		rt_table_unref(t);
+		if (hs != NULL)
+			hc_set_unref(hs);
+		else
+			rt_table_unref(t);
 		return;
 	}
 	if (rt_picker_attach(w->picker, t) < 0)
@@ -243,9 +255,10 @@ use_table(struct lb_worker *w, struct rt_table *t)
 	w->cur = tr;
 	LB_COUNT(w, tables, 1);
 	LB_LOG(&w->ws->o.log, LB_LOG_DEBUG,
-	       "event=table worker=%u generation=%llu routes=%zu targets=%zu",
+	       "event=table worker=%u generation=%llu routes=%zu targets=%zu health=%s",
 	       w->id, (unsigned long long)rt_table_generation(t),
-	       rt_table_nroutes(t), rt_table_ntargets(t));
+	       rt_table_nroutes(t), rt_table_ntargets(t),
+	       hs != NULL ? "yes" : "no");
 	if (old == NULL)
 		return;
 	if (old->inflight == 0) {
@@ -420,6 +433,7 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct lb_worker *w = arg;
 	struct rt_table *t;
+	struct hc_set *hs;
 	uint64_t v;
 
 	(void)what;
@@ -427,8 +441,21 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 		;
 	live_take(w);
 	t = rt_mailbox_take(&w->mbox);
-	if (t != NULL)
-		use_table(w, t);
+	hs = hc_mailbox_take(&w->hbox);
+	if (t != NULL && hs != NULL) {
+		/* both kinds were posted since the last wake-up: the newer
+		 * table wins */
+		if (rt_table_generation(hc_set_table(hs)) >=
+		    rt_table_generation(t)) {
+			rt_table_unref(t);
+			t = NULL;
+		} else {
+			hc_set_unref(hs);
+			hs = NULL;
+		}
+	}
+	if (t != NULL || hs != NULL)
+		use_table(w, t, hs);
 	if (atomic_load(&w->stop_req))
 		drain_begin(w);
 }
@@ -575,6 +602,7 @@ worker_release(struct lb_worker *w)
 	lb_pool_free(w->pool);
 	rt_picker_free(w->picker);
 	rt_mailbox_clear(&w->mbox);
+	hc_mailbox_clear(&w->hbox);
 	lb_access_buf_release(&w->alog);
 	page_unref(w->page);
 	if (w->wake_ev != NULL)
@@ -615,6 +643,7 @@ worker_init(struct lb_workers *ws, struct lb_worker *w, unsigned id,
 	TAILQ_INIT(&w->active);
 	TAILQ_INIT(&w->conns);
 	rt_mailbox_init(&w->mbox);
+	hc_mailbox_init(&w->hbox);
 	atomic_init(&w->stop_req, 0);
 	atomic_init(&w->deadline_ms, 0);
 	snprintf(w->local_port, sizeof(w->local_port), "%d", ws->port);
@@ -666,7 +695,7 @@ worker_init(struct lb_workers *ws, struct lb_worker *w, unsigned id,
 	empty = rt_table_empty();
 	if (empty == NULL)
 		goto nomem;
-	use_table(w, empty);
+	use_table(w, empty, NULL);
 	if (w->cur == NULL)
 		goto nomem;
 	lb_worker_page(w);
@@ -922,6 +951,16 @@ lb_workers_publish(struct lb_workers *ws, struct rt_table *t)
 
 	for (i = 0; i < ws->n; i++)
 		rt_mailbox_post(&ws->w[i].mbox, rt_table_ref(t));
+	lb_workers_notify(ws);
+}
+
+void
+lb_workers_publish_set(struct lb_workers *ws, struct hc_set *s)
+{
+	unsigned i;
+
+	for (i = 0; i < ws->n; i++)
+		hc_mailbox_post(&ws->w[i].hbox, hc_set_ref(s));
 	lb_workers_notify(ws);
 }
 

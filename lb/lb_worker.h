@@ -27,13 +27,16 @@
 #include "routes/rt_table.h"
 
 /*
- * A table as one worker holds it: the table, the pool bucket of each of
+ * A table as one worker holds it: the table (with its health set, when
+ * it came with one), the pool bucket of each of
  * its targets (looked up on first use, by target index), and how many of
  * the worker's requests still use it. The newest is the worker's current
  * table; older ones live on until their last request ends.
  */
 struct lb_tabref {
-	struct rt_table *t;
+	struct rt_table *t;           /* the set's table when hs is set */
+	struct hc_set *hs;            /* health state; NULL: none (every
+				       * target fit), and t is our reference */
 	struct lb_bucket **buckets;   /* ntargets entries, NULL until used */
 	size_t nbuckets;
 	unsigned inflight;
@@ -79,6 +82,7 @@ struct lb_worker {
 	struct event *grace_ev;       /* drain: idle connections' grace over */
 
 	struct rt_mailbox mbox;       /* shared */
+	struct hc_mailbox hbox;       /* shared: tables with health state */
 	atomic_int stop_req;          /* shared: 1 = drain and leave */
 	atomic_uint deadline_ms;      /* shared: set with stop_req */
 

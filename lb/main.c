@@ -1,8 +1,11 @@
 /*
  * main.c - the switchyard daemon: configuration, the control thread's
- * event loop (Consul watches, admin server, signals, the embedded dev
- * registry with -dev), the worker threads, self-registration. No request
- * logic lives here.
+ * event loop (Consul watches, target health, admin server, signals, the
+ * embedded dev registry with -dev), the worker threads, self-registration.
+ * No request logic lives here.
+ *
+ * A table goes from the watch to the health state (lb_health_table), which
+ * hands it to the workers together with its targets' health entries.
  */
 #include <errno.h>
 #include <ifaddrs.h>
@@ -23,6 +26,7 @@
 #include "devregistry/devreg.h"
 #include "lb/lb_admin.h"
 #include "lb/lb_config.h"
+#include "lb/lb_health.h"
 #include "lb/lb_log.h"
 #include "lb/lb_proxy.h"
 #include "lb/lb_watch.h"
@@ -38,6 +42,7 @@ struct daemon {
 	int dev_running;
 	struct lb_workers *workers;
 	struct lb_watch *watch;
+	struct lb_health *health;
 	struct lb_admin *admin;
 	struct registrar *self;
 	struct lb_logger log;
@@ -194,6 +199,40 @@ static int start_dev_registry(struct daemon *d)
 	return 0;
 }
 
+/* The health settings of configuration c. */
+static void health_opts(const struct daemon *d, const struct lb_config *c,
+			struct lb_health_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	hc_config_defaults(&o->hc);
+	o->hc.probe.interval_ms = (uint64_t)ns_to_ms(c->health_check_interval_ns);
+	o->hc.probe.timeout_ms = (uint64_t)ns_to_ms(c->health_check_timeout_ns);
+	o->hc.probe.rise = (unsigned)c->health_check_rise;
+	o->hc.probe.fall = (unsigned)c->health_check_fall;
+	o->hc.eject_enabled = c->health_outlier_enabled;
+	o->hc.eject_consecutive = (unsigned)c->health_outlier_consecutive5xx;
+	o->hc.eject_base_ms = (uint64_t)ns_to_ms(c->health_outlier_basetime_ns);
+	o->hc.eject_max_ms = (uint64_t)ns_to_ms(c->health_outlier_maxtime_ns);
+	o->hc.eject_max_percent = (unsigned)c->health_outlier_maxpercent;
+	o->check_path = c->health_check_path;
+	o->log = &d->log;
+}
+
+static int start_health(struct daemon *d)
+{
+	struct lb_health_opts o;
+	int err = 0;
+
+	health_opts(d, &d->cfg, &o);
+	d->health = lb_health_new(d->base, &o, &err);
+	if (!d->health) {
+		LOG(d, LB_LOG_ERROR, "msg=\"cannot start health checking\" error=\"%s\"",
+		    strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
 static int start_workers(struct daemon *d)
 {
 	struct lb_proxy_opts o;
@@ -218,6 +257,8 @@ static int start_workers(struct daemon *d)
 			? LB_ACCESS_JSON : LB_ACCESS_COMMON;
 	}
 	o.log = d->log;
+	o.health_wake = lb_health_wake;
+	o.health_wake_arg = d->health;
 	d->workers = lb_workers_start(&o, &err);
 	if (!d->workers) {
 		LOG(d, LB_LOG_ERROR, "msg=\"cannot start the proxy\" proxy.addr=%s error=\"%s\"",
@@ -227,6 +268,7 @@ static int start_workers(struct daemon *d)
 	LOG(d, LB_LOG_INFO, "msg=\"proxy listening\" proxy.addr=%s port=%d workers=%u",
 	    d->cfg.proxy_addr, lb_workers_port(d->workers),
 	    lb_workers_count(d->workers));
+	lb_health_set_workers(d->health, d->workers);
 	return 0;
 }
 
@@ -236,11 +278,20 @@ static void published(struct lb_watch *w, struct rt_table *table,
 	struct daemon *d = arg;
 
 	(void)w;
-	(void)table;
 	if (page)
 		lb_workers_set_noroute_html(d->workers, lb_noroute_body(page),
 					    lb_noroute_len(page));
+	/* a new table goes to the workers with its health state */
+	lb_health_table(d->health, table);
 	lb_workers_notify(d->workers);
+}
+
+static void refreshed(struct lb_watch *w, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)w;
+	lb_health_consul(d->health);
 }
 
 static int start_watch(struct daemon *d)
@@ -267,9 +318,8 @@ static int start_watch(struct daemon *d)
 		return -EINVAL;
 	}
 	lb_watch_set_published_cb(d->watch, published, d);
-	for (unsigned i = 0; i < lb_workers_count(d->workers); i++)
-		if (lb_watch_add_mailbox(d->watch, lb_workers_mailbox(d->workers, i)))
-			return -ENOMEM;
+	lb_watch_set_refreshed_cb(d->watch, refreshed, d);
+	lb_health_set_watch(d->health, d->watch);
 	return 0;
 }
 
@@ -456,6 +506,10 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	LOG(d, LB_LOG_INFO, "msg=\"shutting down\" signal=%d shutdownwait_ms=%lld",
 	    (int)sig, ns_to_ms(d->cfg.proxy_shutdownwait_ns));
 	lb_admin_set_stopping(d->admin);
+	/* the workers belong to the drain from here on; health keeps
+	 * ticking (requests in flight still report) */
+	lb_health_set_workers(d->health, NULL);
+	lb_health_set_watch(d->health, NULL);
 	lb_watch_free(d->watch);
 	d->watch = NULL;
 	registrar_free(d->self);
@@ -486,9 +540,15 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 static void apply_live(struct daemon *d, const struct lb_config *c)
 {
 	struct lb_proxy_live l;
+	struct lb_health_opts ho;
 	int rc;
 
 	d->log.level = log_level(c->log_level);
+	health_opts(d, c, &ho);
+	rc = lb_health_set_opts(d->health, &ho);
+	if (rc != 0)
+		LOG(d, LB_LOG_ERROR, "msg=\"reload: health options not applied\" error=\"%s\"",
+		    strerror(-rc));
 	lb_watch_set_log(d->watch, (enum lb_watch_level)d->log.level,
 			 routes_log(c->log_routes_format));
 	if (!d->workers || d->stopping)  /* the drain thread owns them */
@@ -552,6 +612,8 @@ static void teardown(struct daemon *d)
 		lb_workers_stop(d->workers, 0);
 	lb_watch_free(d->watch);
 	lb_admin_free(d->admin);
+	/* after the workers: they may call lb_health_wake until joined */
+	lb_health_free(d->health);
 	if (d->dev_running) {
 		event_base_loopbreak(d->dev_base);
 		pthread_join(d->dev_thread, NULL);
@@ -615,11 +677,11 @@ int main(int argc, char **argv, char **envp)
 
 	if (d.cfg.dev && start_dev_registry(&d) != 0)
 		goto out;
-	if (start_workers(&d) != 0)
+	if (start_health(&d) != 0 || start_workers(&d) != 0)
 		goto out;
 	if (start_watch(&d) != 0)
 		goto out;
-	d.admin = lb_admin_new(d.base, d.cfg.ui_addr, d.watch, &rc);
+	d.admin = lb_admin_new(d.base, d.cfg.ui_addr, d.watch, d.health, &rc);
 	if (!d.admin) {
 		LOG(&d, LB_LOG_ERROR, "msg=\"cannot start the admin server\" ui.addr=%s error=\"%s\"",
 		    d.cfg.ui_addr, strerror(-rc));

@@ -625,6 +625,7 @@ void rt_builder_freeze_target(const struct rt_build_target *bt,
 		.tags = (char **)bt->tags,
 		.ntags = bt->ntags,
 		.fixed_weight = bt->fixed,
+		.consul_weight = bt->consul_weight,
 		.consul_down = bt->down,
 		.opts = *bt->opts,
 	};
@@ -795,6 +796,7 @@ static int apply_add(struct rt_builder *b, const struct rt_cmd *c)
 	t->route = k.route;
 	t->next = NONE;
 	t->fixed = k.fixed;
+	t->consul_weight = c->consul_weight ? c->consul_weight : 1;
 	t->down = k.down;
 	b->nt++;
 	return route_append(b, b->nt - 1);

@@ -286,6 +286,7 @@ int rt_cmd_copy(struct rt_cmd *dst, const struct rt_cmd *src)
 	dst->weight = src->weight;
 	dst->has_weight = src->has_weight;
 	dst->consul_down = src->consul_down;
+	dst->consul_weight = src->consul_weight;
 	dst->service = dup_or_null(src->service, &fail);
 	dst->instance = dup_or_null(src->instance, &fail);
 	dst->src = dup_or_null(src->src, &fail);

@@ -80,6 +80,10 @@ struct rt_cmd {
 				  * target is kept, marked and never given
 				  * traffic (the route answers 503 instead of
 				  * vanishing); 0 from text */
+	unsigned consul_weight;  /* generated adds: the instance's Consul
+				  * weight (Weights.Passing or .Warning), which
+				  * scales its share among the route's dynamic
+				  * targets; 0: not from Consul, counts as 1 */
 	char **tags;             /* tags "a,b", split and trimmed */
 	size_t ntags;
 	struct rt_opts opts;     /* add only */

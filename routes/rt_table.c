@@ -221,19 +221,23 @@ static void sort_group(const struct freeze *f, uint32_t *run, uint32_t n,
 		run[i] = rec[i].route;
 }
 
-/* Shares and integer weights of one route's targets; fixed/share are
- * scratch arrays big enough for them. Targets Consul holds down get 0 and
+/* Shares and integer weights of one route's targets; fixed/consul/share
+ * are scratch arrays big enough for them. Targets Consul holds down get 0 and
  * take no part: the others are weighed as if they were not there. */
-static void weigh(struct rt_route *r, double *fixed, double *share)
+static void weigh(struct rt_route *r, double *fixed, unsigned *consul,
+		  double *share)
 {
 	unsigned total = 0;
 	size_t n = 0, k = 0;
 
 	for (size_t i = 0; i < r->ntargets; i++) {
-		if (!r->targets[i]->consul_down)
-			fixed[n++] = r->targets[i]->fixed_weight;
+		if (!r->targets[i]->consul_down) {
+			fixed[n] = r->targets[i]->fixed_weight;
+			consul[n++] = r->targets[i]->consul_weight;
+		}
 	}
 	rt_weight_shares(fixed, n, share);
+	rt_weight_by_consul(fixed, consul, n, share);
 	for (size_t i = 0; i < r->ntargets; i++) {
 		struct rt_target *t = r->targets[i];
 
@@ -279,6 +283,7 @@ static int freeze(struct freeze *f)
 	struct rt_route_pick *pick;
 	struct sort_rec *rec;
 	double *fixed, *share;
+	unsigned *consul;
 	size_t ntargets = 0, maxn = 0, ti = 0, nwild = 0;
 
 	if (make_groups(f) < 0)
@@ -309,10 +314,12 @@ static int freeze(struct freeze *f)
 	t->wild = rt_arena_alloc(&t->arena, nwild * sizeof(*t->wild), 8);
 	fixed = rt_arena_alloc_uninit(&b->tmp, (maxn + 1) * sizeof(*fixed), 8);
 	share = rt_arena_alloc_uninit(&b->tmp, (maxn + 1) * sizeof(*share), 8);
+	consul = rt_arena_alloc_uninit(&b->tmp, (maxn + 1) * sizeof(*consul),
+				       8);
 	rec = rt_arena_alloc_uninit(&b->tmp, ((size_t)f->nlive + 1) *
 				    sizeof(*rec), 8);
 	if (!t->routes || !t->targets || !tptr || !pick || !t->groups ||
-	    !t->wild || !fixed || !share || !rec)
+	    !t->wild || !fixed || !share || !consul || !rec)
 		return -ENOMEM;
 
 	for (uint32_t gi = 0; gi < f->ngroups; gi++) {
@@ -363,7 +370,7 @@ static int freeze(struct freeze *f)
 			ti++;
 			r->ntargets++;
 		}
-		weigh(r, fixed, share);
+		weigh(r, fixed, consul, share);
 		r->pick = pick + (r->targets - tptr);
 		for (size_t i = 0; i < r->ntargets; i++) {
 			const struct rt_target *x = r->targets[i];

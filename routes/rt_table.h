@@ -32,6 +32,9 @@ struct rt_target {
 	char **tags;
 	size_t ntags;
 	double fixed_weight;  /* from `route weight` / weight=; 0: dynamic */
+	unsigned consul_weight; /* Consul's Weights multiplier (>= 1; 1 for
+			       * targets not from Consul): dynamic targets
+			       * split their part in proportion to it */
 	double share;         /* fabio's computed share, 0..1; 0: gets no traffic */
 	unsigned weight;      /* share as an integer out of 10000 (0: none) */
 	int consul_down;      /* Consul excludes every instance of the service

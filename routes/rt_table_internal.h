@@ -165,6 +165,15 @@ int rt_host_wildcard_cmp(const char *a, const char *b);
  * sumFixed < 1; dynamic ones share max(0, 1 - sumFixed) equally.
  */
 void rt_weight_shares(const double *fixed, size_t n, double *share);
+/*
+ * Consul's Weights over rt_weight_shares' answer: the dynamic targets
+ * (fixed[i] <= 0) split what they got together in proportion to
+ * consul[i] (>= 1) instead of equally. Fixed targets keep their share.
+ * When every dynamic target has the same weight, share is left as it
+ * is, so equal weights are fabio's arithmetic exactly.
+ */
+void rt_weight_by_consul(const double *fixed, const unsigned *consul,
+			 size_t n, double *share);
 /* A share as an integer out of RT_WEIGHT_SCALE: rounded, at least 1 when
  * the share is above 0. */
 #define RT_WEIGHT_SCALE 10000u
@@ -187,6 +196,7 @@ struct rt_build_target {
 	const char **tags;
 	const struct rt_opts *opts; /* shared by targets with equal options */
 	double fixed;              /* > 0: fixed weight; 0: dynamic */
+	uint32_t consul_weight;    /* rt_cmd.consul_weight, 0 made 1 */
 	uint32_t ntags;
 	uint32_t route;
 	uint32_t next;             /* the route's next target; UINT32_MAX: last */

@@ -566,6 +566,7 @@ int rt_tags_commands(const struct rt_instance *in, const char *prefix,
 				 nsvc, out);
 		if (rc == 0 && c != &local) {
 			c->consul_down = in->consul_down != 0;
+			c->consul_weight = in->consul_weight;
 			continue;
 		}
 		rt_cmd_clear(c);

@@ -24,6 +24,8 @@ struct rt_instance {
 	int consul_down;          /* every command gets consul_down set (see
 				   * rt_cmd.h): the caller found that no
 				   * instance of the service counts */
+	unsigned consul_weight;   /* copied into every command (see rt_cmd.h);
+				   * 0: none given, counts as 1 */
 };
 
 /*
@@ -41,7 +43,7 @@ struct rt_instance {
  * slash, as fabio writes them); ADDR is address, else node_address, IPv6
  * in brackets. The instance's other tags (trimmed, empty ones dropped)
  * become the command's tags; instance is copied into the command, and
- * so is consul_down.
+ * so are consul_down and consul_weight.
  *
  * A bad tag (no route part, bad src, weight, option, address or port) is
  * recorded in out->errs with line 0, field naming the option or part at

@@ -38,6 +38,31 @@ void rt_weight_shares(const double *fixed, size_t n, double *share)
 		share[i] = fixed[i] > 0 ? fixed[i] * scale : dynamic;
 }
 
+void rt_weight_by_consul(const double *fixed, const unsigned *consul,
+			 size_t n, double *share)
+{
+	double part = 0, sum = 0;
+	unsigned first = 0;
+	int equal = 1;
+
+	for (size_t i = 0; i < n; i++) {
+		if (fixed[i] > 0)
+			continue;
+		if (sum == 0)
+			first = consul[i];
+		else if (consul[i] != first)
+			equal = 0;
+		part += share[i];
+		sum += consul[i];
+	}
+	/* equal weights: leave fabio's equal split untouched, bit for bit */
+	if (equal || !(sum > 0))
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!(fixed[i] > 0))
+			share[i] = part * (double)consul[i] / sum;
+}
+
 unsigned rt_weight_units(double share)
 {
 	double u;

@@ -162,6 +162,15 @@ START_TEST(every_key_has_its_default)
 	ck_assert_int_eq(c.log_level, LB_CONFIG_LOG_INFO);
 	ck_assert_int_eq(c.log_routes_format, LB_CONFIG_ROUTES_DELTA);
 	ck_assert_str_eq(c.health_check_path, "");
+	ck_assert_int_eq(c.health_check_interval_ns, 2 * NS_S);
+	ck_assert_int_eq(c.health_check_timeout_ns, 2 * NS_S);
+	ck_assert_int_eq(c.health_check_rise, 2);
+	ck_assert_int_eq(c.health_check_fall, 3);
+	ck_assert_int_eq(c.health_outlier_enabled, 1);
+	ck_assert_int_eq(c.health_outlier_consecutive5xx, 5);
+	ck_assert_int_eq(c.health_outlier_basetime_ns, 30 * NS_S);
+	ck_assert_int_eq(c.health_outlier_maxtime_ns, 300 * NS_S);
+	ck_assert_int_eq(c.health_outlier_maxpercent, 50);
 	ck_assert_int_eq(c.help, 0);
 	ck_assert_int_eq(c.version, 0);
 	ck_assert_int_eq(c.dev, 0);
@@ -616,6 +625,22 @@ START_TEST(consistent_and_stale_conflict)
 }
 END_TEST
 
+START_TEST(outlier_times_in_order)
+{
+	load_fails(ARGS("-health.outlier.basetime=10m"), NULL,
+		   "health.outlier.maxtime: bad value \"300000ms\": "
+		   "want at least health.outlier.basetime");
+	load_fails(ARGS("-health.outlier.maxtime=1s"), NULL,
+		   "health.outlier.maxtime: bad value \"1000ms\": "
+		   "want at least health.outlier.basetime");
+	bad_value("health.outlier.maxpercent", "101", "want an integer 0..100");
+	bad_value("health.check.rise", "0", "want an integer 1..1000");
+	good_value("health.outlier.maxtime", "30s");
+	good_value("health.outlier.maxpercent", "0");
+	good_value("health.check.interval", "100ms");
+}
+END_TEST
+
 START_TEST(env_and_file_errors_name_their_source)
 {
 	char path[256], want[512];
@@ -883,6 +908,16 @@ START_TEST(reload_lists_every_changed_key_by_its_live_flag)
 		case LB_CFG_INT:
 			v = strcmp(k->name, "proxy.workers") != 0 ? "500" :
 			    run.proxy_workers == 5 ? "6" : "5";
+			/* a key whose range stops short of 500 (a
+			 * percentage): an end of its range that is not its
+			 * default */
+			if (k->max < 500 && k->dflt != NULL) {
+				static char end[24];
+
+				snprintf(end, sizeof(end), "%lld", (long long)
+					 (atoll(k->dflt) == k->max ? k->min : k->max));
+				v = end;
+			}
 			break;
 		case LB_CFG_DURATION: v = "7s"; break;
 		case LB_CFG_SIZE: v = "5k"; break;
@@ -1060,6 +1095,7 @@ suite(void)
 	tcase_add_test(t, fabio_properties_file_loads);
 	tcase_add_test(t, properties_syntax);
 	tcase_add_test(t, properties_callback_stops_the_parse);
+	tcase_add_test(t, outlier_times_in_order);
 	tcase_add_test(t, reload_applies_live_keys_and_holds_the_rest);
 	tcase_add_test(t, reload_lists_every_changed_key_by_its_live_flag);
 	tcase_add_test(t, usage_lists_every_key_with_its_default);

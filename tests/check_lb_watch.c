@@ -135,6 +135,7 @@ static struct reg reg;
 static struct ctl ctl;
 static struct consul_client *cc;
 static struct rt_table *cur;   /* the table this "worker" reads */
+static unsigned watch_status_mask; /* registry.consul.service.status */
 
 static void on_log(enum lb_watch_level level, const char *line, void *arg)
 {
@@ -218,6 +219,7 @@ static void ctl_start(int port, int resync_hold_ms)
 		.noroute_path = "/fabio/noroute.html",
 		.backoff_max_ms = 500,
 		.resync_hold_ms = resync_hold_ms,
+		.status_mask = watch_status_mask,
 		.log = on_log,
 		.log_level = LB_WATCH_DEBUG,
 		.log_arg = &ctl,
@@ -256,19 +258,32 @@ static void setup_common(void)
 	pthread_mutex_init(&ctl.log_lock, NULL);
 }
 
-/* A registry, a watcher on it, and a client to change it. */
-static void setup(void)
+/* A registry, a watcher on it accepting status_mask, and a client to
+ * change it. */
+static void setup_with_status(unsigned status_mask)
 {
 	char addr[64];
 	struct consul_config cfg = { 0 };
 
 	setup_common();
+	watch_status_mask = status_mask;
 	reg_start(&reg, 0);
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", reg.port);
 	cfg.address = addr;
 	cc = consul_client_new(&cfg);
 	ck_assert_ptr_nonnull(cc);
 	ctl_start(reg.port, 0);
+}
+
+static void setup(void)
+{
+	setup_with_status(0);
+}
+
+/* registry.consul.service.status=passing,warning */
+static void setup_warning(void)
+{
+	setup_with_status(LB_STATUS_PASSING | LB_STATUS_WARNING);
 }
 
 static void teardown(void)
@@ -409,10 +424,11 @@ static int consul_is_up(const void *arg)
 }
 
 /* Register instance id of service name on 127.0.0.1:port with the given
- * tags and a TTL check "ttl-<id>" that starts with status. */
-static void reg_instance_status(const char *name, const char *id, int port,
-				const char *const *tags, size_t ntags,
-				const char *status)
+ * tags, Weights {passing, warning} (passing 0: Weights left out) and a
+ * TTL check "ttl-<id>" that starts with status. */
+static void reg_instance_weights(const char *name, const char *id, int port,
+				 const char *const *tags, size_t ntags,
+				 const char *status, int passing, int warning)
 {
 	char check_id[96];
 	struct consul_check_def chk = {
@@ -424,11 +440,19 @@ static void reg_instance_status(const char *name, const char *id, int port,
 	struct consul_registration r = {
 		.id = id, .name = name, .address = "127.0.0.1", .port = port,
 		.tags = tags, .ntags = ntags, .checks = &chk, .nchecks = 1,
+		.weight_passing = passing, .weight_warning = warning,
 	};
 
 	snprintf(check_id, sizeof(check_id), "ttl-%s", id);
 	ck_assert_msg(consul_agent_service_register(cc, &r, 0) == 0, "%s",
 		      consul_api_last_error(cc));
+}
+
+static void reg_instance_status(const char *name, const char *id, int port,
+				const char *const *tags, size_t ntags,
+				const char *status)
+{
+	reg_instance_weights(name, id, port, tags, ntags, status, 0, 0);
 }
 
 /* The same with a check that passes at once. */
@@ -563,6 +587,95 @@ START_TEST(test_one_passing_of_three)
 	ck_assert(!log_has("event=service_down"));
 	ck_assert(!log_has("# down (consul)"));
 	ck_assert(log_has("down_services=0"));
+}
+END_TEST
+
+/* "/path addr units": the route for /path has a target at addr whose
+ * integer weight is units (out of 10000). */
+static int target_units(const void *arg)
+{
+	char path[128], addr[64];
+	unsigned units;
+	const struct rt_route *rt;
+
+	if (sscanf(arg, "%127s %63s %u", path, addr, &units) != 3)
+		return 0;
+	rt = route_of(cur, path);
+	for (size_t i = 0; rt && i < rt->ntargets; i++)
+		if (strcmp(rt->targets[i]->addr, addr) == 0)
+			return rt->targets[i]->weight == units;
+	return 0;
+}
+
+#define WAIT_UNITS(spec) ck_assert_msg(wait_for(target_units, spec), "never: %s", spec)
+
+/* Weights {Passing: 3} against the default 1: three times the share,
+ * in the table and in what a reader picks; a change of Weights alone
+ * (the routes' text unchanged) publishes a new table. */
+START_TEST(test_weights_scale_share)
+{
+	const char *tags[] = { "urlprefix-/w" };
+	const struct rt_route *r;
+	struct rt_picker *pk;
+	unsigned hits3 = 0;
+
+	reg_instance_weights("w", "w1", 8301, tags, N(tags), "passing", 3, 1);
+	reg_instance("w", "w2", 8302, tags, N(tags));
+	WAIT_UNITS("/w 127.0.0.1:8301 7500");
+	WAIT_UNITS("/w 127.0.0.1:8302 2500");
+	r = route_of(cur, "/w");
+	ck_assert_uint_eq(r->total_weight, 10000);
+	ck_assert_uint_eq(r->ntargets, 2);
+	pk = rt_picker_new(RT_STRATEGY_RR, 1);
+	ck_assert_ptr_nonnull(pk);
+	ck_assert_int_eq(rt_picker_attach(pk, cur), 0);
+	for (int i = 0; i < 400; i++) {
+		const struct rt_target *t = rt_pick(pk, r, NULL, NULL);
+
+		ck_assert_ptr_nonnull(t);
+		hits3 += strcmp(t->addr, "127.0.0.1:8301") == 0;
+	}
+	ck_assert_uint_eq(hits3, 300);
+	rt_picker_free(pk);
+	/* the text form carries no weight: the dump is fabio's */
+	ck_assert(dump_has_line("route add w /w http://127.0.0.1:8301/"));
+
+	reg_instance_weights("w", "w1", 8301, tags, N(tags), "passing", 1, 1);
+	WAIT_UNITS("/w 127.0.0.1:8301 5000");
+	WAIT_UNITS("/w 127.0.0.1:8302 5000");
+}
+END_TEST
+
+/* With warning accepted: a warning instance gets Weights.Warning, a
+ * passing one Weights.Passing; Weights.Warning 0 keeps a warning
+ * instance out, and the service is held down when that leaves none. */
+START_TEST(test_warning_weight)
+{
+	const char *tags[] = { "urlprefix-/ww" };
+
+	reg_instance_weights("ww", "ww1", 8311, tags, N(tags), "passing", 3, 1);
+	reg_instance_weights("ww", "ww2", 8312, tags, N(tags), "warning", 3, 1);
+	WAIT_UNITS("/ww 127.0.0.1:8311 7500");
+	WAIT_UNITS("/ww 127.0.0.1:8312 2500");
+	/* warning with Weights.Warning 0: no traffic, not even a target */
+	reg_instance_weights("ww", "ww3", 8313, tags, N(tags), "warning", 3, 0);
+	/* ww1 warns too: 1:1; the table that shows it was built after ww3
+	 * was registered, and ww3 is not in it */
+	set_check("ww1", CONSUL_STATUS_WARNING);
+	WAIT_UNITS("/ww 127.0.0.1:8311 5000");
+	WAIT_UNITS("/ww 127.0.0.1:8312 5000");
+	ck_assert_uint_eq(route_of(cur, "/ww")->ntargets, 2);
+	ck_assert(!has_target("/ww 127.0.0.1:8313"));
+	/* ww3 passes: it takes its Weights.Passing */
+	set_check("ww3", CONSUL_STATUS_PASSING);
+	WAIT_UNITS("/ww 127.0.0.1:8313 6000");
+	WAIT_UNITS("/ww 127.0.0.1:8311 2000");
+	/* every instance warns with Weights.Warning 0: the service is down */
+	reg_instance_weights("ww", "ww1", 8311, tags, N(tags), "warning", 3, 0);
+	reg_instance_weights("ww", "ww2", 8312, tags, N(tags), "warning", 3, 0);
+	set_check("ww3", CONSUL_STATUS_WARNING);
+	WAIT_DOWN("/ww");
+	ck_assert(log_has("event=service_down service=\"ww\" instances=3 reason=\"weight_zero\" answer=503"));
 }
 END_TEST
 
@@ -988,6 +1101,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_kv_bad_line_skipped);
 	tcase_add_test(tc, test_bad_tag_skipped);
 	tcase_add_test(tc, test_noroute_page);
+	tcase_add_test(tc, test_weights_scale_share);
+	tc = tcase(s, "warning", setup_warning);
+	tcase_add_test(tc, test_warning_weight);
 	tc = tcase(s, "burst", setup);
 	tcase_add_test(tc, test_burst_coalesced);
 	tc = tcase(s, "latency", setup);

@@ -378,6 +378,33 @@ START_TEST(consul_down_marks_every_command)
 }
 END_TEST
 
+/* The instance's Consul weight goes on every command it gives, survives
+ * a copy, and is not written in the text form (which reads back as a
+ * command from text: weight 0, counted as 1). */
+START_TEST(consul_weight_on_every_command)
+{
+	const char *tags[] = { "urlprefix-/a", "v1", "urlprefix-b.com/ weight=0.2" };
+	struct rt_instance in = inst(tags, N(tags));
+	struct rt_cmd copy;
+
+	in.consul_weight = 3;
+	ck_assert_int_eq(rt_tags_commands(&in, NULL, NULL, &list), 0);
+	ck_assert_uint_eq(list.n, 2);
+	ck_assert_uint_eq(list.v[0].consul_weight, 3);
+	ck_assert_uint_eq(list.v[1].consul_weight, 3);
+	ck_assert_int_eq(list.v[1].has_weight, 1);
+	line_is(0, "route add web /a http://10.0.0.1:8080/ tags \"v1\"");
+	ck_assert_int_eq(rt_cmd_copy(&copy, &list.v[0]), 0);
+	ck_assert_uint_eq(copy.consul_weight, 3);
+	rt_cmd_clear(&copy);
+	in.consul_weight = 0;
+	ck_assert_int_eq(rt_tags_commands(&in, NULL, NULL, &list), 0);
+	ck_assert_uint_eq(list.n, 4);
+	ck_assert_uint_eq(list.v[2].consul_weight, 0);
+	round_trips();
+}
+END_TEST
+
 START_TEST(odd_tags_do_not_break_the_language)
 {
 	static const char *const tags[] = {
@@ -415,6 +442,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, addresses);
 	tcase_add_test(tc, odd_tags_do_not_break_the_language);
 	tcase_add_test(tc, consul_down_marks_every_command);
+	tcase_add_test(tc, consul_weight_on_every_command);
 	suite_add_tcase(s, tc);
 	return s;
 }

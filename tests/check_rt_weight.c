@@ -472,6 +472,157 @@ START_TEST(table_weight_not_a_number)
 }
 END_TEST
 
+/* ---- Consul's Weights ---------------------------------------------------- */
+
+static void by_consul(const double *fixed, const unsigned *consul, size_t n,
+		      const double *want)
+{
+	double got[8];
+
+	rt_weight_shares(fixed, n, got);
+	rt_weight_by_consul(fixed, consul, n, got);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(fabs(got[i] - want[i]) < EPS,
+			      "target %zu: got %.6f want %.6f", i, got[i], want[i]);
+}
+
+START_TEST(shares_by_consul)
+{
+	by_consul((double[]){ 0, 0, 0 }, (unsigned[]){ 1, 2, 1 }, 3,
+		  (double[]){ 0.25, 0.5, 0.25 });
+	by_consul((double[]){ 0, 0 }, (unsigned[]){ 3, 1 }, 2,
+		  (double[]){ 0.75, 0.25 });
+	/* the fixed target keeps its 20% whatever its Consul weight */
+	by_consul((double[]){ 0.2, 0, 0 }, (unsigned[]){ 7, 2, 1 }, 3,
+		  (double[]){ 0.2, 0.8 * 2 / 3, 0.8 / 3 });
+	/* fixed >= 100%: the dynamic ones still get nothing */
+	by_consul((double[]){ 1, 0, 0 }, (unsigned[]){ 1, 2, 1 }, 3,
+		  (double[]){ 1, 0, 0 });
+	/* only fixed: nothing to scale */
+	by_consul((double[]){ 0.2, 0.3 }, (unsigned[]){ 5, 1 }, 2,
+		  (double[]){ 0.4, 0.6 });
+	rt_weight_by_consul(NULL, NULL, 0, NULL);
+}
+END_TEST
+
+/* A route's adds with these Consul weights (0: not from Consul). */
+static struct rt_table *consul_route(struct rt_cmd_list *l,
+				     const unsigned *cw, size_t n,
+				     double canary)
+{
+	char url[64];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(url, sizeof(url), "http://10.0.0.%zu:80/", i + 1);
+		tu_add(l, "svc", "/foo", url, 0,
+		       i == 0 && canary > 0 ? "canary" : "v1")
+			->consul_weight = cw[i];
+	}
+	if (canary > 0)
+		tu_weight(l, "svc", "/foo", canary, "canary");
+	return tu_build(l, RT_MATCH_PREFIX, NULL);
+}
+
+START_TEST(table_consul_weights)
+{
+	struct rt_cmd_list l = { 0 };
+	struct rt_table *t;
+	const struct rt_route *r;
+
+	t = consul_route(&l, (unsigned[]){ 1, 2, 1 }, 3, 0);
+	r = foo(t);
+	expect(r, "http://10.0.0.1:80/", 0.25);
+	expect(r, "http://10.0.0.2:80/", 0.5);
+	expect(r, "http://10.0.0.3:80/", 0.25);
+	ck_assert_uint_eq(r->total_weight, 10000);
+	ck_assert_uint_eq(tu_target(r, "http://10.0.0.2:80/")->consul_weight, 2);
+	rt_table_unref(t);
+	rt_cmd_list_clear(&l);
+
+	/* a 20% `route weight` canary; the rest splits 2:1 by weight and
+	 * the canary's own Consul weight changes nothing */
+	t = consul_route(&l, (unsigned[]){ 5, 2, 1 }, 3, 0.2);
+	r = foo(t);
+	expect(r, "http://10.0.0.1:80/", 0.2);
+	expect(r, "http://10.0.0.2:80/", 0.8 * 2 / 3);
+	expect(r, "http://10.0.0.3:80/", 0.8 / 3);
+	rt_table_unref(t);
+	rt_cmd_list_clear(&l);
+
+	/* a weight= option is fixed too: not scaled */
+	tu_add(&l, "svc", "/foo", "http://10.0.0.1:80/", 0.5, NULL)->consul_weight = 9;
+	tu_add(&l, "svc", "/foo", "http://10.0.0.2:80/", 0, NULL)->consul_weight = 3;
+	tu_add(&l, "svc", "/foo", "http://10.0.0.3:80/", 0, NULL)->consul_weight = 1;
+	t = tu_build(&l, RT_MATCH_PREFIX, NULL);
+	r = foo(t);
+	expect(r, "http://10.0.0.1:80/", 0.5);
+	expect(r, "http://10.0.0.2:80/", 0.375);
+	expect(r, "http://10.0.0.3:80/", 0.125);
+	rt_table_unref(t);
+	rt_cmd_list_clear(&l);
+
+	/* a target Consul holds down takes no part, whatever its weight */
+	tu_add(&l, "svc", "/foo", "http://10.0.0.1:80/", 0, NULL)->consul_weight = 1;
+	tu_add(&l, "svc", "/foo", "http://10.0.0.2:80/", 0, NULL)->consul_weight = 3;
+	tu_add(&l, "down", "/foo", "http://10.0.0.3:80/", 0, NULL)->consul_down = 1;
+	l.v[2].consul_weight = 8;
+	t = tu_build(&l, RT_MATCH_PREFIX, NULL);
+	r = foo(t);
+	expect(r, "http://10.0.0.1:80/", 0.25);
+	expect(r, "http://10.0.0.2:80/", 0.75);
+	expect(r, "http://10.0.0.3:80/", 0);
+	rt_table_unref(t);
+	rt_cmd_list_clear(&l);
+}
+END_TEST
+
+/* Equal Consul weights, whatever they are, give exactly fabio's shares
+ * (compared with ==, not within EPS) and integer weights. */
+START_TEST(table_consul_equal_is_fabio)
+{
+	static const unsigned none[7] = { 0 }, ones[7] = { 1, 1, 1, 1, 1, 1, 1 },
+			      threes[7] = { 3, 3, 3, 3, 3, 3, 3 },
+			      mixed01[7] = { 0, 1, 0, 1, 1, 0, 1 };
+	static const unsigned *const sets[] = { ones, threes, mixed01 };
+	static const double canaries[] = { 0, 0.05, 0.2, 1.5 };
+
+	for (size_t n = 1; n <= 7; n++) {
+		for (size_t c = 0; c < sizeof(canaries) / sizeof(canaries[0]); c++) {
+			struct rt_cmd_list l0 = { 0 };
+			struct rt_table *t0 = consul_route(&l0, none, n, canaries[c]);
+			const struct rt_route *r0 = foo(t0);
+
+			for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++) {
+				struct rt_cmd_list l = { 0 };
+				struct rt_table *t = consul_route(&l, sets[s], n,
+								  canaries[c]);
+				const struct rt_route *r = foo(t);
+
+				ck_assert_uint_eq(r->ntargets, r0->ntargets);
+				ck_assert_uint_eq(r->total_weight, r0->total_weight);
+				for (size_t i = 0; i < r->ntargets; i++) {
+					ck_assert_str_eq(r->targets[i]->url,
+							 r0->targets[i]->url);
+					ck_assert_msg(memcmp(&r->targets[i]->share,
+							     &r0->targets[i]->share,
+							     sizeof(double)) == 0,
+						      "n=%zu canary=%g set=%zu target %zu: %.17g != %.17g",
+						      n, canaries[c], s, i,
+						      r->targets[i]->share,
+						      r0->targets[i]->share);
+					ck_assert_uint_eq(r->targets[i]->weight,
+							  r0->targets[i]->weight);
+				}
+				rt_table_unref(t);
+				rt_cmd_list_clear(&l);
+			}
+			rt_table_unref(t0);
+			rt_cmd_list_clear(&l0);
+		}
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("rt_weight");
@@ -494,6 +645,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, table_weight_then_add_is_second_target);
 	tcase_add_test(tc, table_weight_needs_exact_route);
 	tcase_add_test(tc, table_weight_not_a_number);
+	tcase_add_test(tc, shares_by_consul);
+	tcase_add_test(tc, table_consul_weights);
+	tcase_add_test(tc, table_consul_equal_is_fabio);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -14,3 +14,5 @@ include %reldir%/lb_proxy.mk
 include %reldir%/daemon_routes.mk
 include %reldir%/daemon_load.mk
 include %reldir%/daemon_self.mk
+include %reldir%/health.mk
+include %reldir%/health_it.mk
