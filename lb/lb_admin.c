@@ -104,6 +104,24 @@ static void reply_text(struct evhttp_request *req, int code,
 	evhttp_send_reply(req, code, reason, NULL);
 }
 
+/* 200 with the JSON text body (cJSON's, freed here), or 500 when the
+ * text could not be made (body NULL). */
+static void reply_json(struct evhttp_request *req, char *body)
+{
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+
+	if (!body) {
+		reply_text(req, 500, "Internal Server Error", "out of memory\n", 14);
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type", "application/json; charset=utf-8");
+	evbuffer_add(out, body, strlen(body));
+	evbuffer_add(out, "\n", 1);
+	evhttp_send_reply(req, 200, "OK", NULL);
+	cJSON_free(body);
+}
+
 static void health(struct lb_admin *a, struct evhttp_request *req)
 {
 	char body[160];
@@ -228,7 +246,6 @@ static void routes(struct lb_admin *a, struct evhttp_request *req)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
 	struct rt_table *t = a->watch ? lb_watch_table(a->watch) : a->last;
-	struct evbuffer *out;
 	char *body;
 
 	if (has_param(query, "raw")) {
@@ -242,17 +259,7 @@ static void routes(struct lb_admin *a, struct evhttp_request *req)
 		return;
 	}
 	body = routes_json(a, t, has_param(query, "pretty"));
-	if (!body) {
-		reply_text(req, 500, "Internal Server Error", "out of memory\n", 14);
-		return;
-	}
-	out = evhttp_request_get_output_buffer(req);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-			  "Content-Type", "application/json; charset=utf-8");
-	evbuffer_add(out, body, strlen(body));
-	evbuffer_add(out, "\n", 1);
-	evhttp_send_reply(req, 200, "OK", NULL);
-	cJSON_free(body);
+	reply_json(req, body);
 }
 
 /* ---- /api/health ---- */
@@ -363,7 +370,6 @@ static void health_list(struct lb_admin *a, struct evhttp_request *req)
 	struct infos l = { 0 };
 	cJSON *list = cJSON_CreateArray();
 	uint64_t now = lb_health_now_ms();
-	struct evbuffer *out;
 	char *body = NULL;
 
 	hc_registry_foreach(lb_health_registry(a->health), collect, &l);
@@ -383,17 +389,7 @@ static void health_list(struct lb_admin *a, struct evhttp_request *req)
 						  : cJSON_PrintUnformatted(list);
 	cJSON_Delete(list);
 	free(l.v);
-	if (!body) {
-		reply_text(req, 500, "Internal Server Error", "out of memory\n", 14);
-		return;
-	}
-	out = evhttp_request_get_output_buffer(req);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-			  "Content-Type", "application/json; charset=utf-8");
-	evbuffer_add(out, body, strlen(body));
-	evbuffer_add(out, "\n", 1);
-	evhttp_send_reply(req, 200, "OK", NULL);
-	cJSON_free(body);
+	reply_json(req, body);
 }
 
 static void handle(struct evhttp_request *req, void *arg)
