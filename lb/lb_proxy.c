@@ -877,9 +877,9 @@ pick_ok(const struct rt_target *t, void *arg)
 		if (b != NULL && !lb_bucket_usable(w->pool, b))
 			return 0;
 	}
-	/* Consul excludes every instance of the target's service: the
-	 * route is kept only to answer 503, whatever the predicate says */
-	if (t->consul_down || !target_fit(rq->tab, t) ||
+	/* a target Consul holds down never gets here: its weight is 0,
+	 * which rt_pick skips */
+	if (!target_fit(rq->tab, t) ||
 	    (w->ws->o.healthy != NULL &&
 	     !w->ws->o.healthy(t, w->ws->o.healthy_arg)))
 		return 0;
