@@ -76,6 +76,14 @@ struct lb_config {
 	int proxy_workers;                     /* 1..256 */
 	uint64_t proxy_maxbody;                /* bytes; 0: no limit */
 	struct lb_config_list proxy_header_trustedcidrs; /* "10.0.0.0/8", "::1" */
+	uint64_t proxy_maxrequestline;         /* bytes */
+	uint64_t proxy_maxheaderbytes;         /* bytes */
+	int proxy_maxheaders;                  /* 1..256 */
+	int64_t proxy_headertimeout_ns;        /* > 0 */
+	int64_t proxy_bodytimeout_ns;          /* > 0 */
+	int64_t proxy_idletimeout_ns;          /* > 0 */
+	int64_t proxy_sendtimeout_ns;          /* > 0 */
+	int proxy_maxclientconns;              /* per worker */
 
 	/* ui.* */
 	char *ui_addr;

@@ -14,6 +14,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,18 +26,18 @@
 #include "lb/lb_conn.h"
 #include "lb/lb_headers.h"
 #include "lb/lb_worker.h"
+#include "routes/rt_opts.h"
 
 #define IN_INITIAL 4096
-#define HEAD_MAX (64 * 1024)
 /* Reads straight into a request body take at most this much at once. */
 #define BODY_READ (64 * 1024)
 #define ACCEPT_BATCH 64
-/* Sweep ticks (seconds): idle keep-alive or a stalled read or write,
- * and how long a lingering close waits for the client. */
-#define IDLE_TICKS 50
-#define LINGER_TICKS 2
+/* How long a lingering close waits for the client, and how much it
+ * reads and drops meanwhile. */
+#define LINGER_MS 2000
 #define LINGER_BYTES (16u * 1024 * 1024)
-#define SWEEP_MS 1000
+/* Deadlines are checked this often: they end at most this late. */
+#define SWEEP_MS 250
 #define ACCEPT_RETRY_MS 100
 #define DISCARD_SIZE (16 * 1024)
 
@@ -74,7 +75,13 @@ struct lb_conn {
 	int close_after;
 	int linger;                /* after the answer, linger before closing */
 	int eof;                   /* the client closed its side */
-	unsigned ticks;            /* sweeps without progress */
+	int trusted;               /* the peer is in proxy.header.trustedcidrs */
+	int fresh;                 /* no request came yet */
+	uint64_t since_ms;         /* when the current phase began: the
+				    * accept, the end of the last response
+				    * or the first byte of this head */
+	uint64_t progress_ms;      /* the last body byte read or response
+				    * byte written */
 	size_t lingered;
 	size_t flush_slot;         /* 1 + index in the worker's queue; 0: none */
 	TAILQ_ENTRY(lb_conn) link;
@@ -82,6 +89,39 @@ struct lb_conn {
 };
 
 static void conn_process(struct lb_conn *c);
+
+/* Milliseconds on a monotonic clock; the coarse one is enough for
+ * deadlines of seconds and costs no system call. */
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int
+lb_client_limits_defaults(struct lb_client_limits *l)
+{
+	if (l->max_request_line == 0)
+		l->max_request_line = 8 * 1024;
+	if (l->max_header_bytes == 0)
+		l->max_header_bytes = 64 * 1024;
+	if (l->max_headers == 0)
+		l->max_headers = 100;
+	if (l->header_timeout_ms == 0)
+		l->header_timeout_ms = 10000;
+	if (l->body_timeout_ms == 0)
+		l->body_timeout_ms = 30000;
+	if (l->idle_timeout_ms == 0)
+		l->idle_timeout_ms = 60000;
+	if (l->send_timeout_ms == 0)
+		l->send_timeout_ms = 60000;
+	if (l->max_conns == 0)
+		l->max_conns = 10000;
+	return l->max_headers > LB_H1_REQ_FIELDS_MAX ? -EINVAL : 0;
+}
 
 /* ---- output ---- */
 
@@ -126,6 +166,12 @@ conn_free(struct lb_conn *c)
 	}
 	TAILQ_REMOVE(&w->conns, c, link);
 	w->nconns--;
+	if (w->accept_full && w->nconns < w->live.client.max_conns &&
+	    w->listen_fd >= 0) {
+		/* below the cap again: take what waits in the backlog */
+		w->accept_full = 0;
+		event_add(w->accept_ev, NULL);
+	}
 	if (w->draining)
 		lb_worker_conn_closed(w);
 	free(c->in);
@@ -154,7 +200,7 @@ static void
 linger_begin(struct lb_conn *c)
 {
 	c->state = C_LINGER;
-	c->ticks = 0;
+	c->since_ms = now_ms();
 	shutdown(c->fd, SHUT_WR);
 	if (c->rpaused && event_add(&c->rev, NULL) == 0)
 		c->rpaused = 0;
@@ -190,6 +236,8 @@ conn_written(struct lb_conn *c)
 	c->head_len = 0;
 	evbuffer_drain(c->body, evbuffer_get_length(c->body));
 	c->state = C_HEAD;
+	/* idle from now; a pipelined head already here is timed from now */
+	c->since_ms = now_ms();
 	if (c->rpaused && event_add(&c->rev, NULL) == 0)
 		c->rpaused = 0;
 	conn_process(c);
@@ -204,7 +252,7 @@ conn_send(struct lb_conn *c)
 		ssize_t n = lb_send_evbuffer(c->fd, c->out);
 
 		if (n > 0) {
-			c->ticks = 0;
+			c->progress_ms = now_ms();
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -278,6 +326,10 @@ conn_fail(struct lb_conn *c, int status)
 	const char *reason = lb_headers_reason(status);
 	size_t rlen = strlen(reason);
 
+	LB_LOG(&w->ws->o.log, LB_LOG_DEBUG,
+	       "event=client_refused worker=%u peer=%s status=%d", w->id,
+	       c->peer, status);
+
 	memset(&o, 0, sizeof(o));
 	o.status = status;
 	o.length = (int64_t)rlen + 1;
@@ -306,6 +358,12 @@ const char *
 lb_conn_peer(const struct lb_conn *c)
 {
 	return c->peer;
+}
+
+int
+lb_conn_trusted(const struct lb_conn *c)
+{
+	return c->trusted;
 }
 
 void
@@ -350,6 +408,7 @@ static void
 dispatch(struct lb_conn *c)
 {
 	c->state = C_BUSY;
+	c->fresh = 0;
 	lb_proxy_request(c->w, c, &c->head->h, c->body);
 }
 
@@ -416,6 +475,7 @@ head_parsed(struct lb_conn *c)
 
 	if (h->chunked) {
 		memset(&c->chunk, 0, sizeof(c->chunk));
+		c->chunk.strict = 1;
 		evbuffer_drain(c->raw, evbuffer_get_length(c->raw));
 	} else if (h->content_length > 0) {
 		if (max > 0 && (uint64_t)h->content_length > max) {
@@ -427,6 +487,7 @@ head_parsed(struct lb_conn *c)
 		return 1;
 	}
 	c->state = C_BODY;
+	c->progress_ms = now_ms();
 	if (h->expect_continue && h->minor >= 1 && c->inlen == c->head_len) {
 		evbuffer_add(c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 		conn_queue(c);
@@ -454,11 +515,13 @@ conn_process(struct lb_conn *c)
 			}
 			if (c->inlen == 0)
 				return;
-			end = lb_h1_req_head_end(c->in, c->inlen, HEAD_MAX);
+			end = lb_h1_req_head_end(c->in, c->inlen,
+						 w->live.client.max_request_line,
+						 w->live.client.max_header_bytes);
 			if (end == 0)
 				return;
 			if (end < 0) {
-				conn_fail(c, end == -E2BIG ? 431 : 400);
+				conn_fail(c, lb_h1_req_status((int)end));
 				return;
 			}
 			if (c->head == NULL) {
@@ -477,6 +540,10 @@ conn_process(struct lb_conn *c)
 						 &c->head->h);
 			if (rc < 0) {
 				conn_fail(c, lb_h1_req_status(rc));
+				return;
+			}
+			if (c->head->h.nfields > w->live.client.max_headers) {
+				conn_fail(c, 431);
 				return;
 			}
 			rc = head_parsed(c);
@@ -502,15 +569,17 @@ conn_process(struct lb_conn *c)
 static size_t
 in_room(struct lb_conn *c)
 {
-	size_t cap;
+	size_t cap, max;
 	char *p;
 
 	if (c->incap > c->inlen)
 		return c->incap - c->inlen;
-	/* only while no head points into the buffer may it move */
-	if (c->state != C_HEAD || c->incap >= HEAD_MAX)
+	/* only while no head points into the buffer may it move; one byte
+	 * past the head limit tells a head too big from one just fitting */
+	max = (size_t)c->w->live.client.max_header_bytes + 1;
+	if (c->state != C_HEAD || c->incap >= max)
 		return 0;
-	cap = c->incap * 2 < HEAD_MAX ? c->incap * 2 : HEAD_MAX;
+	cap = c->incap * 2 < max ? c->incap * 2 : max;
 	p = realloc(c->in, cap);
 	if (p == NULL)
 		return 0;
@@ -539,7 +608,7 @@ read_body(struct lb_conn *c)
 	v.iov_len = n > 0 ? (size_t)n : 0;
 	evbuffer_commit_space(c->body, &v, 1);
 	if (n > 0) {
-		c->ticks = 0;
+		c->progress_ms = now_ms();
 		c->body_left -= (uint64_t)n;
 		if (c->body_left == 0)
 			dispatch(c);
@@ -584,8 +653,14 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		n = recv(fd, c->in + c->inlen, room, 0);
 		if (n > 0) {
+			uint64_t now = now_ms();
+
+			/* the head deadline runs from its first byte (on a
+			 * new connection, from the accept) */
+			if (c->state == C_HEAD && c->inlen == 0 && !c->fresh)
+				c->since_ms = now;
+			c->progress_ms = now;
 			c->inlen += (size_t)n;
-			c->ticks = 0;
 			conn_process(c);
 			return;
 		}
@@ -626,6 +701,33 @@ peer_text(const struct sockaddr_storage *ss, char *out, size_t size)
 		memmove(out, out + 7, strlen(out + 7) + 1);
 }
 
+/* Whether the peer is in proxy.header.trustedcidrs. */
+static int
+peer_trusted(const struct lb_workers *ws, const struct sockaddr_storage *ss)
+{
+	const uint8_t *addr;
+	int family;
+	size_t i;
+
+	if (ws->ntrusted == 0)
+		return 0;
+	if (ss->ss_family == AF_INET) {
+		family = 4;
+		addr = (const uint8_t *)
+			&((const struct sockaddr_in *)ss)->sin_addr;
+	} else if (ss->ss_family == AF_INET6) {
+		family = 6;
+		addr = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+	} else {
+		return 0;
+	}
+	for (i = 0; i < ws->ntrusted; i++) {
+		if (rt_cidr_contains(&ws->trusted[i], family, addr))
+			return 1;
+	}
+	return 0;
+}
+
 static struct lb_conn *
 conn_new(struct lb_worker *w, int fd, const struct sockaddr_storage *ss)
 {
@@ -642,6 +744,8 @@ conn_new(struct lb_worker *w, int fd, const struct sockaddr_storage *ss)
 	c->out = evbuffer_new();
 	TAILQ_INSERT_TAIL(&w->conns, c, link);
 	w->nconns++;
+	c->fresh = 1;
+	c->since_ms = c->progress_ms = now_ms();
 	event_assign(&c->rev, w->base, fd, EV_READ | EV_PERSIST,
 		     conn_read_cb, c);
 	event_assign(&c->wev, w->base, fd, EV_WRITE | EV_PERSIST,
@@ -653,6 +757,7 @@ conn_new(struct lb_worker *w, int fd, const struct sockaddr_storage *ss)
 		return NULL;
 	}
 	peer_text(ss, c->peer, sizeof(c->peer));
+	c->trusted = peer_trusted(w->ws, ss);
 	return c;
 }
 
@@ -666,8 +771,22 @@ accept_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		int cfd = accept4(fd, (struct sockaddr *)&ss, &len,
-				  SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int cfd;
+
+		if (w->nconns >= w->live.client.max_conns) {
+			/* full: the rest wait in the listen backlog (the
+			 * kernel's memory, not ours) until one closes */
+			if (!w->accept_full) {
+				LB_LOG(&w->ws->o.log, LB_LOG_WARN,
+				       "event=client_conns_full worker=%u "
+				       "conns=%u", w->id, w->nconns);
+				w->accept_full = 1;
+				event_del(w->accept_ev);
+			}
+			return;
+		}
+		cfd = accept4(fd, (struct sockaddr *)&ss, &len,
+			      SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (cfd < 0) {
 			if (errno == EMFILE || errno == ENFILE ||
@@ -700,35 +819,71 @@ accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 		event_add(w->accept_ev, NULL);
 }
 
-/* Once a second: close what idled or stalled too long. */
+/*
+ * What the deadlines say about c at now: 0 nothing, 1 close silently,
+ * 408 answer that and close.
+ */
+static int
+conn_expired(const struct lb_conn *c, const struct lb_client_limits *l,
+	     uint64_t now)
+{
+	switch (c->state) {
+	case C_HEAD:
+		if (c->inlen > 0)
+			return now - c->since_ms >= l->header_timeout_ms ? 408 : 0;
+		/* a new connection that never said anything is closed
+		 * without an answer (browsers open such spares), as is a
+		 * kept-alive one that idled */
+		if (c->fresh)
+			return now - c->since_ms >= l->header_timeout_ms;
+		return now - c->since_ms >= l->idle_timeout_ms;
+	case C_BODY:
+		return now - c->progress_ms >= l->body_timeout_ms ? 408 : 0;
+	case C_BUSY:
+	case C_FINAL:
+		/* a response the client does not take */
+		return lb_conn_pending(c) > 0 &&
+		       now - c->progress_ms >= l->send_timeout_ms;
+	case C_LINGER:
+		return now - c->since_ms >= LINGER_MS;
+	default:
+		return 0;
+	}
+}
+
+/* Every SWEEP_MS: act on the deadlines that passed. */
 static void
 sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct lb_worker *w = arg;
 	struct lb_conn *c, *next;
+	uint64_t now = now_ms();
 
 	(void)fd;
 	(void)what;
 	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+		int rc;
+
 		next = TAILQ_NEXT(c, link);
-		c->ticks++;
-		switch (c->state) {
-		case C_LINGER:
-			if (c->ticks > LINGER_TICKS)
-				conn_free(c);
-			break;
-		case C_BUSY:
-		case C_FINAL:
-			/* a response the client does not take */
-			if (c->ticks > IDLE_TICKS && lb_conn_pending(c) > 0)
-				conn_gone(c);
-			else if (lb_conn_pending(c) == 0)
-				c->ticks = 0;
-			break;
-		default:
-			if (c->ticks > IDLE_TICKS)
-				conn_free(c);
-			break;
+		if (c->state == C_BUSY || c->state == C_FINAL) {
+			/* the clock of a stalled write starts when output
+			 * waits, not when the last write happened */
+			if (lb_conn_pending(c) == 0)
+				c->progress_ms = now;
+		}
+		rc = conn_expired(c, &w->live.client, now);
+		if (rc == 0)
+			continue;
+		if (rc == 408) {
+			LB_LOG(&w->ws->o.log, LB_LOG_DEBUG,
+			       "event=client_timeout worker=%u peer=%s "
+			       "phase=%s", w->id, c->peer,
+			       c->state == C_HEAD ? "head" : "body");
+			conn_fail(c, 408);
+		} else if (c->state == C_BUSY || c->state == C_FINAL) {
+			conn_gone(c);
+		} else {
+			conn_free(c);
 		}
 	}
 }
@@ -762,6 +917,16 @@ lb_conn_unlisten(struct lb_worker *w)
 	if (w->listen_fd >= 0)
 		close(w->listen_fd);
 	w->listen_fd = -1;
+}
+
+void
+lb_conn_live_changed(struct lb_worker *w)
+{
+	if (w->accept_full && w->nconns < w->live.client.max_conns &&
+	    w->listen_fd >= 0) {
+		w->accept_full = 0;
+		event_add(w->accept_ev, NULL);
+	}
 }
 
 void

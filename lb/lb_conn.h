@@ -9,8 +9,10 @@
  * go into one flat buffer per connection where the request head is
  * parsed in place (lb_h1req); output is an evbuffer that the worker
  * writes with one sendmsg() per connection at the end of the loop turn
- * (lb_conn_flush). Timeouts are counted in ticks of a one-second sweep
- * instead of timers re-armed per request.
+ * (lb_conn_flush). Deadlines (head, body, idle and send, struct
+ * lb_client_limits) are timestamps the I/O paths keep, checked by a sweep
+ * every 250 ms instead of timers re-armed per request. Past proxy.maxclientconns connections
+ * the worker stops accepting until one closes.
  *
  * One request at a time per connection: pipelined requests wait in the
  * input buffer until the response before them has been written.
@@ -40,11 +42,16 @@ void lb_conn_flush(struct lb_worker *w);
 void lb_conn_close_all(struct lb_worker *w);
 /* Free the listener and the recycled objects. */
 void lb_conn_release(struct lb_worker *w);
+/* The live limits changed (w->live.client): accept again if the
+ * connection cap rose. */
+void lb_conn_live_changed(struct lb_worker *w);
 
 /* ---- for lb_proxy.c ---- */
 
 /* The client's address as text ("192.0.2.1", "2001:db8::1"). */
 const char *lb_conn_peer(const struct lb_conn *c);
+/* Whether the client is in proxy.header.trustedcidrs. */
+int lb_conn_trusted(const struct lb_conn *c);
 /* Who gets the connection's callbacks for the current request. */
 void lb_conn_set_owner(struct lb_conn *c, struct lb_req *rq);
 /* Move every byte of buf to the output (written at the end of the turn). */

@@ -49,10 +49,23 @@ lb_h1_is_tchar(unsigned char c)
 }
 
 long
-lb_h1_req_head_end(const char *buf, size_t len, size_t max)
+lb_h1_req_head_end(const char *buf, size_t len, size_t max_line,
+		   size_t max_head)
 {
-	const char *p = buf, *end = buf + (len < max ? len : max);
+	const char *p = buf, *end = buf + (len < max_head ? len : max_head);
+	const char *first = memchr(buf, '\n', len < max_line + 2 ? len :
+				   max_line + 2);
 
+	/* the request line alone, measured first: a long one is a 414 even
+	 * when the head limit is hit at the same time */
+	if (first == NULL) {
+		if (len > max_line + 1 ||
+		    (len == max_line + 1 && buf[len - 1] != '\r'))
+			return -ENAMETOOLONG;
+	} else if (first > buf && first[-1] == '\r' &&
+		   (size_t)(first - 1 - buf) > max_line) {
+		return -ENAMETOOLONG;
+	}
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t at;
@@ -67,7 +80,7 @@ lb_h1_req_head_end(const char *buf, size_t len, size_t max)
 			return (long)(at + 1);
 		p = nl + 1;
 	}
-	return len >= max ? -E2BIG : 0;
+	return len >= max_head ? -E2BIG : 0;
 }
 
 int
@@ -75,6 +88,7 @@ lb_h1_req_status(int err)
 {
 	switch (err) {
 	case -E2BIG: return 431;
+	case -ENAMETOOLONG: return 414;
 	case -ENOSYS: return 501;
 	case -EPROTONOSUPPORT: return 505;
 	default: return 400;
@@ -152,9 +166,55 @@ host_ok(const char *v, size_t n)
 	return 1;
 }
 
+/* What the Transfer-Encoding fields of a request say, all of them read
+ * as one list (RFC 9110 5.3). */
+struct te_list {
+	int seen;                /* a Transfer-Encoding field came */
+	unsigned chunked;        /* how many items are chunked */
+	unsigned others;         /* how many items are another coding */
+	int last_chunked;        /* the last item so far is chunked */
+};
+
+/* Add one field value: comma-separated codings, each a token with
+ * optional parameters. An empty item or one that is not a token makes
+ * the framing unknowable. */
+static int
+te_add(struct te_list *te, const char *v, size_t n)
+{
+	size_t i = 0;
+
+	te->seen = 1;
+	while (i < n) {
+		size_t start, end;
+
+		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		if (i == n)
+			break;
+		start = i;
+		while (i < n && (cls[(unsigned char)v[i]] & C_TCHAR))
+			i++;
+		end = i;
+		if (end == start)
+			return -EINVAL;
+		/* parameters (";q=1") belong to the coding before them */
+		while (i < n && v[i] != ',')
+			i++;
+		if (lb_h1_name_is(v + start, end - start, "chunked")) {
+			te->chunked++;
+			te->last_chunked = 1;
+		} else {
+			te->others++;
+			te->last_chunked = 0;
+		}
+	}
+	return 0;
+}
+
 /* The fields the parser acts on, by what they do to framing. */
 static int
-known_field(struct lb_h1_req *r, const struct lb_h1_field *f, int *te_seen)
+known_field(struct lb_h1_req *r, const struct lb_h1_field *f,
+	    struct te_list *te)
 {
 	switch (f->name_len) {
 	case 4:
@@ -192,15 +252,7 @@ known_field(struct lb_h1_req *r, const struct lb_h1_field *f, int *te_seen)
 	case 17:
 		if (!lb_h1_name_is(f->name, 17, "transfer-encoding"))
 			return 0;
-		/* one coding, chunked, once: anything else we could not
-		 * frame the way every other reader of these bytes would */
-		if (*te_seen)
-			return -EINVAL;
-		*te_seen = 1;
-		if (!lb_h1_name_is(f->value, f->value_len, "chunked"))
-			return f->value_len > 0 ? -ENOSYS : -EINVAL;
-		r->chunked = 1;
-		return 0;
+		return te_add(te, f->value, f->value_len);
 	default:
 		return 0;
 	}
@@ -210,7 +262,8 @@ int
 lb_h1_parse_request(char *buf, size_t len, struct lb_h1_req *r)
 {
 	char *p = buf, *end = buf + len, *nl;
-	int rc, te_seen = 0;
+	struct te_list te = {0, 0, 0, 0};
+	int rc;
 
 	r->method = r->target = NULL;
 	r->method_len = r->target_len = 0;
@@ -262,21 +315,31 @@ lb_h1_parse_request(char *buf, size_t len, struct lb_h1_req *r)
 					return -EINVAL;
 			}
 		}
-		if (r->nfields == LB_H1_MAX_FIELDS)
+		if (r->nfields == LB_H1_REQ_FIELDS_MAX)
 			return -E2BIG;
 		f = &r->fields[r->nfields++];
 		f->name = p;
 		f->name_len = (size_t)(colon - p);
 		f->value = v;
 		f->value_len = (size_t)(ve - v);
-		rc = known_field(r, f, &te_seen);
+		rc = known_field(r, f, &te);
 		if (rc < 0)
 			return rc;
 		*ve = '\0';
 		p = nl + 1;
 	}
-	if (te_seen && (r->content_length >= 0 || r->minor == 0))
-		return -EINVAL;
+	if (te.seen) {
+		/* RFC 9112 6.1 and 6.3: with a length too, in HTTP/1.0,
+		 * without chunked as the final coding or with chunked twice,
+		 * no two readers need agree where the body ends */
+		if (r->content_length >= 0 || r->minor == 0 ||
+		    !te.last_chunked || te.chunked != 1)
+			return -EINVAL;
+		/* a coding we would have to undo before chunked */
+		if (te.others > 0)
+			return -ENOSYS;
+		r->chunked = 1;
+	}
 	if (r->minor >= 1 && r->host == NULL)
 		return -EINVAL;
 	return 0;

@@ -23,13 +23,17 @@
 
 #include "lb/lb_http1.h"
 
+/* The most header fields a request may carry (proxy.maxheaders can only
+ * lower it): more are refused with 431. */
+#define LB_H1_REQ_FIELDS_MAX 256
+
 struct lb_h1_req {
 	const char *method;      /* NUL-terminated (see lb_h1_parse_request) */
 	size_t method_len;
 	const char *target;      /* the request-target as sent, NUL-terminated */
 	size_t target_len;
 	int major, minor;        /* 1.0 or 1.1 */
-	struct lb_h1_field fields[LB_H1_MAX_FIELDS];  /* values NUL-terminated */
+	struct lb_h1_field fields[LB_H1_REQ_FIELDS_MAX]; /* values NUL-terminated */
 	size_t nfields;
 	const char *host;        /* the Host value; NULL: none */
 	size_t host_len;
@@ -43,10 +47,13 @@ struct lb_h1_req {
 /*
  * Where the request head in buf[0..len) ends: its length including the
  * empty line, 0 when it is not all there yet, -EINVAL when a line ends in
- * a bare LF (it never would be a head), -E2BIG when max bytes hold no
+ * a bare LF (it never would be a head), -ENAMETOOLONG when the request
+ * line is longer than max_line bytes (CRLF not counted; known as soon as
+ * that many bytes hold no line end), -E2BIG when max_head bytes hold no
  * end of head.
  */
-long lb_h1_req_head_end(const char *buf, size_t len, size_t max);
+long lb_h1_req_head_end(const char *buf, size_t len, size_t max_line,
+			size_t max_head);
 
 /*
  * Parse the request head buf[0..len) (len as lb_h1_req_head_end gave it).
@@ -54,13 +61,16 @@ long lb_h1_req_head_end(const char *buf, size_t len, size_t max);
  * field value are NUL-terminated there: the byte after each (a SP, a CR
  * or a blank) is overwritten, so buf must be writable and is not a valid
  * head afterwards. Returns 0, or a negative errno that
- * lb_h1_req_status turns into the answer: -EINVAL (malformed),
- * -E2BIG (more than LB_H1_MAX_FIELDS fields), -ENOSYS (a transfer coding
- * other than chunked), -EPROTONOSUPPORT (not HTTP/1.x).
+ * lb_h1_req_status turns into the answer: -EINVAL (malformed; also a
+ * Transfer-Encoding whose final coding is not chunked, or that applies
+ * chunked twice, RFC 9112 6.3), -E2BIG (more than LB_H1_REQ_FIELDS_MAX
+ * fields), -ENOSYS (a transfer coding other than chunked before the final
+ * chunked), -EPROTONOSUPPORT (not HTTP/1.x).
  */
 int lb_h1_parse_request(char *buf, size_t len, struct lb_h1_req *r);
 
-/* The status to answer a parse error with: 400, 431, 501 or 505. */
+/* The status to answer an error of the two functions above with: 400,
+ * 414, 431, 501 or 505. */
 int lb_h1_req_status(int err);
 
 /* Whether c may appear in a token (RFC 9110 tchar). */

@@ -265,22 +265,30 @@ lb_headers_request(struct lb_buf *out, const struct lb_fwd *f,
 			nxff++;
 			continue;
 		case F_FORWARDED:
-			nfwd++;
+			nfwd += f->trusted;
 			continue;
 		case F_XF_PREFIX:
-			if (f->prefix != NULL)
+			if (f->prefix != NULL || !f->trusted)
 				continue;
 			break;
 		case F_X_REAL_IP:
+			if (!f->trusted)
+				continue;
 			has_real_ip = 1;
 			break;
 		case F_XF_PROTO:
+			if (!f->trusted)
+				continue;
 			has_proto = 1;
 			break;
 		case F_XF_PORT:
+			if (!f->trusted)
+				continue;
 			has_port = 1;
 			break;
 		case F_XF_HOST:
+			if (!f->trusted)
+				continue;
 			has_host = 1;
 			break;
 		default:

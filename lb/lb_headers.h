@@ -36,6 +36,7 @@ struct lb_fwd {
 	const char *proto;       /* "http" or "https" */
 	const char *local_port;  /* the port the request came in on */
 	const char *prefix;      /* strip= value for X-Forwarded-Prefix; NULL */
+	int trusted;             /* the client's forwarding fields are kept */
 	int has_body;            /* send Content-Length: body_len */
 	uint64_t body_len;
 };
@@ -46,16 +47,19 @@ struct lb_fwd {
  * ones, Host, Content-Length and Expect (the proxy sends the whole body
  * itself), then:
  *   X-Forwarded-For    the client's values joined, then client_ip
- *   X-Real-Ip          client_ip, unless the client sent one
- *   X-Forwarded-Proto  proto, unless sent
- *   X-Forwarded-Port   local_port, unless sent
- *   X-Forwarded-Host   client_host, unless sent (or none)
- *   X-Forwarded-Prefix prefix (replacing the client's) when set
- *   Forwarded          the client's elements, then
- *                      for=<ip>;proto=<proto>[;host=<client_host>]
+ *   X-Real-Ip          client_ip
+ *   X-Forwarded-Proto  proto
+ *   X-Forwarded-Port   local_port
+ *   X-Forwarded-Host   client_host (or none)
+ *   X-Forwarded-Prefix prefix when set
+ *   Forwarded          for=<ip>;proto=<proto>[;host=<client_host>]
  *                      (IPv6 as "[v6]", values quoted when not tokens)
  *   Content-Length     when has_body
- * and the empty line. Returns 0, or -ENOMEM (out->oom).
+ * and the empty line. The client's X-Real-Ip, X-Forwarded-Proto, -Port,
+ * -Host, -Prefix and Forwarded are dropped, unless f->trusted: then each
+ * one the client sent is kept instead of ours (X-Forwarded-Prefix only
+ * while no prefix is set) and Forwarded gets ours appended to the
+ * client's elements. Returns 0, or -ENOMEM (out->oom).
  */
 int lb_headers_request(struct lb_buf *out, const struct lb_fwd *f,
 		       const struct lb_h1_field *in, size_t nin);

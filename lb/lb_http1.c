@@ -254,7 +254,10 @@ lb_h1_parse_response(const char *buf, size_t len, struct lb_h1_resp *r)
 		}
 	}
 	if (has_te) {
-		r->content_length = -1;
+		/* a sender must never send both (RFC 9112 6.1); one that
+		 * does may be read two ways by the hops behind us */
+		if (r->content_length >= 0)
+			return -EINVAL;
 		if (te_last != NULL &&
 		    lb_h1_name_is(te_last, te_last_len, "chunked"))
 			r->chunked = 1;
@@ -315,6 +318,61 @@ parse_size_line(const char *l, size_t n, uint64_t *size)
 	return 0;
 }
 
+/*
+ * Find the end of the next framing line in `in`: the line's length
+ * without its terminator in *len, the terminator's length in *eol.
+ * Returns 1 when a line is there, 0 when not yet, -1 for a bare LF in
+ * strict mode.
+ */
+static int
+framing_line(const struct lb_h1_chunked *c, struct evbuffer *in, size_t *len,
+	     size_t *eol)
+{
+	struct evbuffer_ptr pos;
+	size_t eol_len = 0;
+	char cr;
+
+	pos = evbuffer_search_eol(in, NULL, &eol_len,
+				  c->strict ? EVBUFFER_EOL_LF : EVBUFFER_EOL_CRLF);
+	if (pos.pos < 0)
+		return 0;
+	if (!c->strict) {
+		*len = (size_t)pos.pos;
+		*eol = eol_len;
+		return 1;
+	}
+	if (pos.pos == 0)
+		return -1;
+	/* the byte before the LF must be its CR */
+	if (evbuffer_ptr_set(in, &pos, (size_t)pos.pos - 1,
+			     EVBUFFER_PTR_SET) < 0 ||
+	    evbuffer_copyout_from(in, &pos, &cr, 1) != 1 || cr != '\r')
+		return -1;
+	*len = (size_t)pos.pos;   /* now the CR's position */
+	*eol = 2;
+	return 1;
+}
+
+/* A trailer field line in strict mode: token ':' value without controls
+ * other than HTAB. */
+static int
+trailer_ok(const char *l, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && is_tchar((unsigned char)l[i]))
+		i++;
+	if (i == 0 || i == n || l[i] != ':')
+		return 0;
+	for (i++; i < n; i++) {
+		unsigned char ch = (unsigned char)l[i];
+
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
 int
 lb_h1_chunked_decode(struct lb_h1_chunked *c, struct evbuffer *in,
 		     struct evbuffer *out)
@@ -325,19 +383,20 @@ lb_h1_chunked_decode(struct lb_h1_chunked *c, struct evbuffer *in,
 		switch (c->state) {
 		case CH_SIZE: {
 			char line[CHUNK_LINE_MAX];
-			size_t eol_len = 0;
-			struct evbuffer_ptr pos = evbuffer_search_eol(in, NULL,
-					&eol_len, EVBUFFER_EOL_CRLF);
+			size_t n = 0, eol_len = 0;
 			uint64_t size;
+			int rc = framing_line(c, in, &n, &eol_len);
 
-			if (pos.pos < 0)
+			if (rc < 0)
+				return -EINVAL;
+			if (rc == 0)
 				return avail >= CHUNK_LINE_MAX ? -EINVAL : 0;
-			if ((size_t)pos.pos >= CHUNK_LINE_MAX)
+			if (n >= CHUNK_LINE_MAX)
 				return -EINVAL;
-			evbuffer_copyout(in, line, (size_t)pos.pos);
-			if (parse_size_line(line, (size_t)pos.pos, &size) < 0)
+			evbuffer_copyout(in, line, n);
+			if (parse_size_line(line, n, &size) < 0)
 				return -EINVAL;
-			evbuffer_drain(in, (size_t)pos.pos + eol_len);
+			evbuffer_drain(in, n + eol_len);
 			if (size == 0) {
 				c->state = CH_TRAILER;
 			} else {
@@ -363,7 +422,7 @@ lb_h1_chunked_decode(struct lb_h1_chunked *c, struct evbuffer *in,
 			if (avail == 0)
 				return 0;
 			evbuffer_copyout(in, b, avail >= 2 ? 2 : 1);
-			if (b[0] == '\n') {
+			if (b[0] == '\n' && !c->strict) {
 				evbuffer_drain(in, 1);
 			} else if (b[0] == '\r') {
 				if (avail < 2)
@@ -378,18 +437,28 @@ lb_h1_chunked_decode(struct lb_h1_chunked *c, struct evbuffer *in,
 			break;
 		}
 		case CH_TRAILER: {
-			size_t eol_len = 0;
-			struct evbuffer_ptr pos = evbuffer_search_eol(in, NULL,
-					&eol_len, EVBUFFER_EOL_CRLF);
+			size_t n = 0, eol_len = 0;
+			int rc = framing_line(c, in, &n, &eol_len);
 
-			if (pos.pos < 0)
+			if (rc < 0)
+				return -EINVAL;
+			if (rc == 0)
 				return c->trailer_bytes + avail > TRAILERS_MAX ?
 					-EINVAL : 0;
-			c->trailer_bytes += (size_t)pos.pos + eol_len;
+			c->trailer_bytes += n + eol_len;
 			if (c->trailer_bytes > TRAILERS_MAX)
 				return -EINVAL;
-			evbuffer_drain(in, (size_t)pos.pos + eol_len);
-			if (pos.pos == 0)
+			if (c->strict && n > 0) {
+				char line[CHUNK_LINE_MAX];
+
+				if (n >= CHUNK_LINE_MAX)
+					return -EINVAL;
+				evbuffer_copyout(in, line, n);
+				if (!trailer_ok(line, n))
+					return -EINVAL;
+			}
+			evbuffer_drain(in, n + eol_len);
+			if (n == 0)
 				c->state = CH_DONE;
 			break;
 		}

@@ -49,8 +49,8 @@ long lb_h1_head_end(const char *buf, size_t len, size_t max);
  * The field and reason pointers point into buf. Rules: "HTTP/1.x"
  * followed by a three-digit status; field names are tokens; values hold
  * no NUL, CR or LF; obsolete line folding is refused; Content-Length must
- * be digits, and several of them must agree; Transfer-Encoding wins over
- * Content-Length (which is then ignored, RFC 7230 3.3.3). close is set for
+ * be digits, and several of them must agree; Content-Length together
+ * with Transfer-Encoding is refused (RFC 9112 6.1). close is set for
  * "Connection: close", and for HTTP/1.0 without "Connection: keep-alive".
  * Returns 0, -EINVAL for a malformed head or -E2BIG for too many fields.
  */
@@ -64,8 +64,12 @@ int lb_h1_name_is(const char *name, size_t len, const char *lower);
  * (case-insensitive, blanks around items ignored). */
 int lb_h1_list_has(const char *value, size_t len, const char *lower);
 
-/* Chunked body decoding, resumable across reads. Zero it to start. */
+/* Chunked body decoding, resumable across reads. Zero it to start; set
+ * strict for a request body, where every line of the framing must end in
+ * CRLF (a bare LF there is an error: RFC 9112 7.1 leaves no room for it)
+ * and trailer lines must be well-formed fields. */
 struct lb_h1_chunked {
+	int strict;
 	int state;
 	uint64_t left;           /* bytes of the current chunk still to come */
 	size_t trailer_bytes;

@@ -969,6 +969,7 @@ dispatch(struct lb_req *rq)
 	f.proto = "http";
 	f.local_port = w->local_port;
 	f.prefix = o->strip;
+	f.trusted = lb_conn_trusted(rq->client);
 	f.body_len = evbuffer_get_length(body);
 	/* a body the client framed, or a method that always has one */
 	f.has_body = f.body_len > 0 || h->content_length >= 0 || h->chunked ||

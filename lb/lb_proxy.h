@@ -49,6 +49,37 @@
 #include "routes/rt_pick.h"
 #include "routes/rt_table.h"
 
+/* What a client connection may do: sizes of its request heads and how
+ * long each phase may take (the proxy.* keys named). Zero means the
+ * default in brackets. */
+struct lb_client_limits {
+	unsigned max_request_line;   /* maxrequestline: longer is 414 [8 KiB] */
+	unsigned max_header_bytes;   /* maxheaderbytes: a bigger head is 431
+				      * [64 KiB] */
+	unsigned max_headers;        /* maxheaders: more fields are 431 [100],
+				      * at most LB_H1_REQ_FIELDS_MAX */
+	unsigned header_timeout_ms;  /* headertimeout: the whole head must come
+				      * within this of its first byte (of the
+				      * accept for a new connection): else 408
+				      * and close [10 s] */
+	unsigned body_timeout_ms;    /* bodytimeout: a body that makes no
+				      * progress this long: 408 and close
+				      * [30 s] */
+	unsigned idle_timeout_ms;    /* idletimeout: a kept-alive connection
+				      * with no request this long is closed
+				      * [60 s] */
+	unsigned send_timeout_ms;    /* sendtimeout: a client that takes none
+				      * of its response this long is closed
+				      * [60 s] */
+	unsigned max_conns;          /* maxclientconns: client connections per
+				      * worker; more wait in the listen
+				      * backlog [10000] */
+};
+
+/* Fill in the defaults of zero fields of l; -EINVAL when max_headers is
+ * above LB_H1_REQ_FIELDS_MAX. */
+int lb_client_limits_defaults(struct lb_client_limits *l);
+
 struct lb_proxy_opts {
 	const char *listen;          /* "ip:port", ":port" (every address),
 				      * "[v6]:port"; port 0 picks a free port,
@@ -65,6 +96,12 @@ struct lb_proxy_opts {
 	uint64_t max_body;           /* proxy.maxbody: request bodies larger
 				      * get 413; 0: no limit */
 	int noroute_status;          /* proxy.noroutestatus; 0: 404 */
+	struct lb_client_limits client;
+	/* proxy.header.trustedcidrs: peers whose X-Forwarded-Proto/-Host/
+	 * -Port/-Prefix, X-Real-Ip and Forwarded are kept ("10.0.0.0/8",
+	 * "::1"); from others those are replaced by switchyard's own */
+	const char *const *trusted_cidrs;
+	size_t ntrusted_cidrs;
 	enum lb_access_format access_format; /* LB_ACCESS_OFF: no access log */
 	const char *access_target;   /* "stdout", "stderr" or a file */
 	unsigned backlog;            /* listen() backlog; 0: 1024 */
@@ -91,6 +128,7 @@ struct lb_proxy_live {
 	unsigned max_idle_per_target;
 	uint64_t max_body;           /* 0: no limit */
 	int noroute_status;
+	struct lb_client_limits client;
 };
 
 /* The defaults above (listen ":9999", strategy rr). */

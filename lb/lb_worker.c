@@ -24,6 +24,7 @@
 #include <event2/buffer.h>
 
 #include "lb/lb_worker.h"
+#include "routes/rt_opts.h"
 
 #define PATHBUF_SIZE (64 * 1024)
 #define ACCESS_FLUSH_MS 100
@@ -135,7 +136,8 @@ lb_workers_set_live(struct lb_workers *ws, const struct lb_proxy_live *l)
 	struct lb_proxy_live v = *l;
 
 	live_defaults(&v);
-	if (v.noroute_status < 100 || v.noroute_status > 999)
+	if (v.noroute_status < 100 || v.noroute_status > 999 ||
+	    lb_client_limits_defaults(&v.client) < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&ws->live_mu);
 	ws->live = v;
@@ -173,6 +175,7 @@ live_apply(struct lb_worker *w)
 	lb_pool_set_limits(w->pool, w->live.dial_timeout_ms,
 			   w->live.idle_conn_timeout_ms,
 			   w->live.max_idle_per_target);
+	lb_conn_live_changed(w);
 }
 
 /* Take the live options if they changed since the worker last looked. */
@@ -738,6 +741,7 @@ workers_free(struct lb_workers *ws)
 	pthread_mutex_destroy(&ws->page_mu);
 	pthread_mutex_destroy(&ws->live_mu);
 	free(ws->listen_copy);
+	free(ws->trusted);
 	free(ws->access_copy);
 	free(ws);
 }
@@ -797,16 +801,38 @@ lb_workers_start(const struct lb_proxy_opts *o, int *err)
 		ws->o.noroute_status = 404;
 	if (ws->o.backlog == 0)
 		ws->o.backlog = 1024;
-	if (ws->o.noroute_status < 100 || ws->o.noroute_status > 999) {
+	if (ws->o.noroute_status < 100 || ws->o.noroute_status > 999 ||
+	    lb_client_limits_defaults(&ws->o.client) < 0) {
 		e = -EINVAL;
 		goto fail;
 	}
+	if (o->ntrusted_cidrs > 0) {
+		ws->trusted = calloc(o->ntrusted_cidrs, sizeof(*ws->trusted));
+		if (ws->trusted == NULL) {
+			e = -ENOMEM;
+			goto fail;
+		}
+		for (i = 0; i < o->ntrusted_cidrs; i++) {
+			const char *cidr = o->trusted_cidrs[i];
+
+			if (rt_cidr_parse(cidr, strlen(cidr),
+					  &ws->trusted[i]) < 0) {
+				e = -EINVAL;
+				goto fail;
+			}
+		}
+		ws->ntrusted = o->ntrusted_cidrs;
+	}
+	/* the list is parsed: nothing may point at the caller's strings */
+	ws->o.trusted_cidrs = NULL;
+	ws->o.ntrusted_cidrs = 0;
 	ws->live.dial_timeout_ms = ws->o.dial_timeout_ms;
 	ws->live.response_header_timeout_ms = ws->o.response_header_timeout_ms;
 	ws->live.idle_conn_timeout_ms = ws->o.idle_conn_timeout_ms;
 	ws->live.max_idle_per_target = ws->o.max_idle_per_target;
 	ws->live.max_body = ws->o.max_body;
 	ws->live.noroute_status = ws->o.noroute_status;
+	ws->live.client = ws->o.client;
 	ws->listen_copy = strdup(o->listen != NULL ? o->listen : ":9999");
 	ws->page = page_new("", 0);
 	if (ws->listen_copy == NULL || ws->page == NULL) {

@@ -23,6 +23,7 @@
 #include "lb/lb_log.h"
 #include "lb/lb_pool.h"
 #include "lb/lb_proxy.h"
+#include "routes/rt_cmd.h"
 #include "routes/rt_pick.h"
 #include "routes/rt_table.h"
 
@@ -113,6 +114,7 @@ struct lb_worker {
 	struct event *accept_ev;
 	struct event *accept_retry_ev;
 	struct event *conn_sweep_ev;
+	int accept_full;              /* at the connection cap: not accepting */
 	struct lb_conn_list conns;
 	unsigned nconns;
 	struct lb_conn **connq;       /* connections with output this turn */
@@ -145,6 +147,9 @@ struct lb_workers {
 	pthread_mutex_t page_mu;
 	struct lb_page *page;         /* under page_mu */
 	atomic_uint_fast64_t page_gen;
+
+	struct rt_cidr *trusted;      /* proxy.header.trustedcidrs, parsed */
+	size_t ntrusted;
 
 	pthread_mutex_t live_mu;
 	struct lb_proxy_live live;    /* under live_mu */

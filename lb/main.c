@@ -233,6 +233,19 @@ static int start_health(struct daemon *d)
 	return 0;
 }
 
+/* The proxy.* keys about client connections. */
+static void client_limits(const struct lb_config *c, struct lb_client_limits *l)
+{
+	l->max_request_line = (unsigned)c->proxy_maxrequestline;
+	l->max_header_bytes = (unsigned)c->proxy_maxheaderbytes;
+	l->max_headers = (unsigned)c->proxy_maxheaders;
+	l->header_timeout_ms = (unsigned)ns_to_ms(c->proxy_headertimeout_ns);
+	l->body_timeout_ms = (unsigned)ns_to_ms(c->proxy_bodytimeout_ns);
+	l->idle_timeout_ms = (unsigned)ns_to_ms(c->proxy_idletimeout_ns);
+	l->send_timeout_ms = (unsigned)ns_to_ms(c->proxy_sendtimeout_ns);
+	l->max_conns = (unsigned)c->proxy_maxclientconns;
+}
+
 static int start_workers(struct daemon *d)
 {
 	struct lb_proxy_opts o;
@@ -249,6 +262,9 @@ static int start_workers(struct daemon *d)
 	o.max_idle_per_target = (unsigned)d->cfg.proxy_maxconn;
 	o.max_body = d->cfg.proxy_maxbody;
 	o.noroute_status = d->cfg.proxy_noroutestatus;
+	client_limits(&d->cfg, &o.client);
+	o.trusted_cidrs = (const char *const *)d->cfg.proxy_header_trustedcidrs.v;
+	o.ntrusted_cidrs = d->cfg.proxy_header_trustedcidrs.n;
 	if (d->cfg.log_access_target[0]) {
 		o.access_target = d->cfg.log_access_target;
 		o.access_format = d->cfg.log_access_format == LB_CONFIG_ACCESS_COMBINED
@@ -561,6 +577,7 @@ static void apply_live(struct daemon *d, const struct lb_config *c)
 	l.max_idle_per_target = (unsigned)c->proxy_maxconn;
 	l.max_body = c->proxy_maxbody;
 	l.noroute_status = c->proxy_noroutestatus;
+	client_limits(c, &l.client);
 	rc = lb_workers_set_live(d->workers, &l);
 	if (rc != 0)
 		LOG(d, LB_LOG_ERROR, "msg=\"reload: proxy options not applied\" error=\"%s\"",

@@ -41,21 +41,35 @@ START_TEST(test_head_end)
 {
 	const char *h = "GET / HTTP/1.1\r\nHost: a\r\n\r\nGET";
 
-	ck_assert_int_eq(lb_h1_req_head_end(h, strlen(h), 1000), 27);
-	ck_assert_int_eq(lb_h1_req_head_end(h, 26, 1000), 0);
-	ck_assert_int_eq(lb_h1_req_head_end(h, 10, 1000), 0);
-	ck_assert_int_eq(lb_h1_req_head_end("", 0, 1000), 0);
+	ck_assert_int_eq(lb_h1_req_head_end(h, strlen(h), 1000, 1000), 27);
+	ck_assert_int_eq(lb_h1_req_head_end(h, 26, 1000, 1000), 0);
+	ck_assert_int_eq(lb_h1_req_head_end(h, 10, 1000, 1000), 0);
+	ck_assert_int_eq(lb_h1_req_head_end("", 0, 1000, 1000), 0);
 	/* a bare LF is never a line end here */
-	ck_assert_int_eq(lb_h1_req_head_end("GET / HTTP/1.1\n\n", 16, 1000),
+	ck_assert_int_eq(lb_h1_req_head_end("GET / HTTP/1.1\n\n", 16, 1000, 1000),
 			 -EINVAL);
 	ck_assert_int_eq(lb_h1_req_head_end("GET / HTTP/1.1\r\nA: b\n", 22,
-					    1000), -EINVAL);
-	ck_assert_int_eq(lb_h1_req_head_end("\n", 1, 1000), -EINVAL);
+					    1000, 1000), -EINVAL);
+	ck_assert_int_eq(lb_h1_req_head_end("\n", 1, 1000, 1000), -EINVAL);
 	/* no end within max */
-	ck_assert_int_eq(lb_h1_req_head_end("GET / HTTP/1.1\r\nA: b", 20, 20),
+	ck_assert_int_eq(lb_h1_req_head_end("GET / HTTP/1.1\r\nA: b", 20, 1000, 20),
 			 -E2BIG);
-	ck_assert_int_eq(lb_h1_req_head_end(h, strlen(h), 27), 27);
-	ck_assert_int_eq(lb_h1_req_head_end(h, strlen(h), 26), -E2BIG);
+	ck_assert_int_eq(lb_h1_req_head_end(h, strlen(h), 1000, 27), 27);
+	ck_assert_int_eq(lb_h1_req_head_end(h, strlen(h), 1000, 26), -E2BIG);
+	/* the request line "GET / HTTP/1.1" is 14 bytes: a limit of 14
+	 * takes it, 13 does not, whether its CRLF came yet or not */
+	ck_assert_int_eq(lb_h1_req_head_end(h, strlen(h), 14, 1000), 27);
+	ck_assert_int_eq(lb_h1_req_head_end(h, strlen(h), 13, 1000),
+			 -ENAMETOOLONG);
+	ck_assert_int_eq(lb_h1_req_head_end(h, 14, 14, 1000), 0);
+	ck_assert_int_eq(lb_h1_req_head_end(h, 15, 14, 1000), 0);
+	ck_assert_int_eq(lb_h1_req_head_end(h, 14, 13, 1000), -ENAMETOOLONG);
+	ck_assert_int_eq(lb_h1_req_head_end("GET /aaaaaaaaa", 14, 12, 1000),
+			 -ENAMETOOLONG);
+	/* the line limit wins over the head limit */
+	ck_assert_int_eq(lb_h1_req_head_end(h, strlen(h), 10, 12),
+			 -ENAMETOOLONG);
+	ck_assert_int_eq(lb_h1_req_status(-ENAMETOOLONG), 414);
 }
 END_TEST
 
@@ -140,15 +154,15 @@ START_TEST(test_field_limit)
 	int i;
 
 	p += sprintf(p, "GET / HTTP/1.1\r\nHost: x\r\n");
-	for (i = 1; i < LB_H1_MAX_FIELDS; i++)
+	for (i = 1; i < LB_H1_REQ_FIELDS_MAX; i++)
 		p += sprintf(p, "X-%d: v\r\n", i);
 	p += sprintf(p, "\r\n");
 	ck_assert_int_eq(lb_h1_parse_request(buf, (size_t)(p - buf), &r), 0);
-	ck_assert_uint_eq(r.nfields, LB_H1_MAX_FIELDS);
+	ck_assert_uint_eq(r.nfields, LB_H1_REQ_FIELDS_MAX);
 
 	p = buf;
 	p += sprintf(p, "GET / HTTP/1.1\r\nHost: x\r\n");
-	for (i = 0; i < LB_H1_MAX_FIELDS; i++)
+	for (i = 0; i < LB_H1_REQ_FIELDS_MAX; i++)
 		p += sprintf(p, "X-%d: v\r\n", i);
 	p += sprintf(p, "\r\n");
 	ck_assert_int_eq(lb_h1_parse_request(buf, (size_t)(p - buf), &r),
@@ -194,8 +208,26 @@ START_TEST(test_framing)
 	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
 			       "Transfer-Encoding: gzip, chunked\r\n\r\n"),
 			 -ENOSYS);
+	/* RFC 9112 6.3: chunked not final (identity, gzip alone too), or
+	 * applied twice, in one field or two: 400 */
 	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
-			       "Transfer-Encoding: identity\r\n\r\n"), -ENOSYS);
+			       "Transfer-Encoding: identity\r\n\r\n"), -EINVAL);
+	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
+			       "Transfer-Encoding: gzip\r\n\r\n"), -EINVAL);
+	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
+			       "Transfer-Encoding: chunked, gzip\r\n\r\n"),
+			 -EINVAL);
+	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
+			       "Transfer-Encoding: chunked, chunked\r\n\r\n"),
+			 -EINVAL);
+	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
+			       "Transfer-Encoding: chunked,\r\n\r\n"), 0);
+	ck_assert_int_eq(r.chunked, 1);
+	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
+			       "Transfer-Encoding: gzip\r\n"
+			       "Transfer-Encoding: chunked\r\n\r\n"), -ENOSYS);
+	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
+			       "Transfer-Encoding: \"chunked\"\r\n\r\n"), -EINVAL);
 	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
 			       "Transfer-Encoding:\r\n\r\n"), -EINVAL);
 	ck_assert_int_eq(parse("POST / HTTP/1.0\r\n"

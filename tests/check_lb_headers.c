@@ -149,11 +149,55 @@ START_TEST(test_request_hop_by_hop)
 }
 END_TEST
 
+/* The forwarding fields a client may send, for the two tests below. */
+static void
+add_forwarding_fields(void)
+{
+	add("X-Forwarded-For", "10.0.0.1");
+	add("X-Forwarded-For", "10.0.0.2, 10.0.0.3");
+	add("X-Real-Ip", "10.0.0.1");
+	add("X-Forwarded-Proto", "https");
+	add("X-Forwarded-Port", "443");
+	add("X-Forwarded-Host", "outer.example");
+	add("X-Forwarded-Prefix", "/client");
+	add("Forwarded", "for=10.0.0.1;proto=https");
+}
+
+START_TEST(test_request_forwarded_untrusted)
+{
+	struct lb_fwd f;
+
+	/* a peer outside proxy.header.trustedcidrs: X-Forwarded-For is
+	 * appended to, everything else is ours alone */
+	fwd_init(&f);
+	add_forwarding_fields();
+	ck_assert_int_eq(lb_headers_request(&out, &f, hdrs, nhdrs), 0);
+	ck_assert_int_eq(count("X-Forwarded-For"), 1);
+	ck_assert(has("\r\nX-Forwarded-For: 10.0.0.1, 10.0.0.2, 10.0.0.3, "
+		      "192.0.2.7\r\n"));
+	ck_assert_int_eq(count("X-Real-Ip"), 1);
+	ck_assert(has("\r\nX-Real-Ip: 192.0.2.7\r\n"));
+	ck_assert_int_eq(count("X-Forwarded-Proto"), 1);
+	ck_assert(has("\r\nX-Forwarded-Proto: http\r\n"));
+	ck_assert_int_eq(count("X-Forwarded-Port"), 1);
+	ck_assert(has("\r\nX-Forwarded-Port: 9999\r\n"));
+	ck_assert_int_eq(count("X-Forwarded-Host"), 1);
+	ck_assert(has("\r\nX-Forwarded-Host: example.com\r\n"));
+	ck_assert_int_eq(count("X-Forwarded-Prefix"), 0);
+	ck_assert_int_eq(count("Forwarded"), 1);
+	ck_assert(has("\r\nForwarded: for=192.0.2.7;proto=http;"
+		      "host=example.com\r\n"));
+	ck_assert(!has("outer.example"));
+	ck_assert(!has("https"));
+}
+END_TEST
+
 START_TEST(test_request_forwarded_for)
 {
 	struct lb_fwd f;
 
 	fwd_init(&f);
+	f.trusted = 1;
 	add("X-Forwarded-For", "10.0.0.1");
 	add("X-Forwarded-For", "10.0.0.2, 10.0.0.3");
 	add("X-Real-Ip", "10.0.0.1");
@@ -167,7 +211,7 @@ START_TEST(test_request_forwarded_for)
 	ck_assert_int_eq(count("X-Forwarded-For"), 1);
 	ck_assert(has("\r\nX-Forwarded-For: 10.0.0.1, 10.0.0.2, 10.0.0.3, "
 		      "192.0.2.7\r\n"));
-	/* set only when absent: the client's pass */
+	/* a trusted peer: set only when absent, the client's pass */
 	ck_assert_int_eq(count("X-Real-Ip"), 1);
 	ck_assert(has("\r\nX-Real-Ip: 10.0.0.1\r\n"));
 	ck_assert(has("\r\nX-Forwarded-Proto: https\r\n"));
@@ -199,6 +243,23 @@ START_TEST(test_request_connection_cannot_strip_ours)
 	ck_assert(has("\r\nX-Real-Ip: 192.0.2.7\r\n"));
 	ck_assert(has("\r\nX-Forwarded-For: 192.0.2.7\r\n"));
 	ck_assert(has("\r\nForwarded: for=192.0.2.7;"));
+
+	/* the same from a trusted peer, and the fields that would replace
+	 * ours named in Connection as well */
+	lb_buf_reset(&out);
+	nhdrs = 0;
+	fwd_init(&f);
+	f.trusted = 1;
+	add("Connection", "X-Forwarded-Host, X-Forwarded-Proto, X-Custom");
+	add("X-Forwarded-Host", "evil.example");
+	add("X-Forwarded-Proto", "gopher");
+	add("X-Custom", "gone");
+	ck_assert_int_eq(lb_headers_request(&out, &f, hdrs, nhdrs), 0);
+	ck_assert(!has("evil.example"));
+	ck_assert(!has("gopher"));
+	ck_assert(!has("X-Custom"));
+	ck_assert(has("\r\nX-Forwarded-Host: example.com\r\n"));
+	ck_assert(has("\r\nX-Forwarded-Proto: http\r\n"));
 }
 END_TEST
 
@@ -261,7 +322,6 @@ START_TEST(test_response)
 				 "Keep-Alive: timeout=5\r\n"
 				 "X-Hop: 1\r\n"
 				 "Transfer-Encoding: chunked\r\n"
-				 "Content-Length: 3\r\n"
 				 "Upgrade: h2c\r\n"
 				 "Set-Cookie: a=1\r\n"
 				 "\r\n";
@@ -275,6 +335,18 @@ START_TEST(test_response)
 	ck_assert_int_eq(lb_headers_response(&out, &r, &o), 0);
 	ck_assert_str_eq(text(), "HTTP/1.1 201 Made It\r\nServer: up\r\n"
 			 "Set-Cookie: a=1\r\nContent-Length: 11\r\n\r\n");
+
+	/* the upstream's Content-Length gives way to the framing chosen */
+	lb_buf_reset(&out);
+	parse_resp("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-A: b\r\n\r\n",
+		   &r);
+	memset(&o, 0, sizeof(o));
+	o.status = r.status;
+	o.length = 11;
+	ck_assert_int_eq(lb_headers_response(&out, &r, &o), 0);
+	ck_assert_str_eq(text(), "HTTP/1.1 200 OK\r\nX-A: b\r\n"
+			 "Content-Length: 11\r\n\r\n");
+	parse_resp(up, &r);
 
 	lb_buf_reset(&out);
 	o.length = -1;
@@ -317,6 +389,7 @@ suite(void)
 	tcase_add_test(tc, test_request_basic);
 	tcase_add_test(tc, test_request_hop_by_hop);
 	tcase_add_test(tc, test_request_forwarded_for);
+	tcase_add_test(tc, test_request_forwarded_untrusted);
 	tcase_add_test(tc, test_request_connection_cannot_strip_ours);
 	tcase_add_test(tc, test_request_ipv6_and_quoting);
 	tcase_add_test(tc, test_request_post_without_body);

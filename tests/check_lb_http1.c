@@ -1,7 +1,7 @@
 /*
  * check_lb_http1.c - upstream response heads and chunked bodies: where a
  * head ends, status lines, fields, the framing rules (Content-Length
- * agreement, Transfer-Encoding over Content-Length, close), and chunked
+ * agreement, never both Content-Length and Transfer-Encoding, close), and chunked
  * decoding fed whole, byte by byte, with extensions and trailers, and
  * broken.
  */
@@ -153,8 +153,14 @@ START_TEST(test_framing)
 	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: "
 			       "99999999999999999999\r\n\r\n", &r), -EINVAL);
 
-	/* Transfer-Encoding wins over Content-Length */
+	/* both framings: the hops behind could read it either way */
 	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+			       "Transfer-Encoding: chunked\r\n\r\n", &r),
+			 -EINVAL);
+	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\n"
+			       "Transfer-Encoding: chunked\r\n"
+			       "Content-Length: 5\r\n\r\n", &r), -EINVAL);
+	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\n"
 			       "Transfer-Encoding: chunked\r\n\r\n", &r), 0);
 	ck_assert_int_eq(r.chunked, 1);
 	ck_assert_int_eq(r.content_length, -1);
@@ -207,10 +213,11 @@ START_TEST(test_lists)
 }
 END_TEST
 
-/* Decode all of s fed at once, or one byte at a time. */
+/* Decode all of s fed at once, or one byte at a time, as a response body
+ * (strict 0) or a request body (strict 1). */
 static int
-decode(const char *s, size_t len, int bytewise, struct evbuffer *out,
-       struct evbuffer *rest)
+decode_mode(const char *s, size_t len, int bytewise, int strict,
+	    struct evbuffer *out, struct evbuffer *rest)
 {
 	struct lb_h1_chunked c;
 	struct evbuffer *in = evbuffer_new();
@@ -218,6 +225,7 @@ decode(const char *s, size_t len, int bytewise, struct evbuffer *out,
 	int rc = 0;
 
 	memset(&c, 0, sizeof(c));
+	c.strict = strict;
 	if (!bytewise) {
 		evbuffer_add(in, s, len);
 		rc = lb_h1_chunked_decode(&c, in, out);
@@ -231,6 +239,13 @@ decode(const char *s, size_t len, int bytewise, struct evbuffer *out,
 		evbuffer_add_buffer(rest, in);
 	evbuffer_free(in);
 	return rc;
+}
+
+static int
+decode(const char *s, size_t len, int bytewise, struct evbuffer *out,
+       struct evbuffer *rest)
+{
+	return decode_mode(s, len, bytewise, 0, out, rest);
 }
 
 static void
@@ -298,6 +313,51 @@ START_TEST(test_chunked_bad)
 }
 END_TEST
 
+/* Request bodies: CRLF everywhere, well-formed trailers; the rest as for
+ * responses. Each case fed whole and byte by byte. */
+START_TEST(test_chunked_strict)
+{
+	static const struct {
+		const char *in;
+		int rc;
+		const char *body;
+	} cases[] = {
+		{ "3;a=b\r\nabc\r\n0\r\n\r\n", 1, "abc" },
+		{ "3 ;a=\"b c\"\r\nabc\r\n0\r\nX-T: 1\r\n\r\n", 1, "abc" },
+		{ "3\nabc\n0\n\n", -EINVAL, NULL },
+		{ "3\r\nabc\n0\r\n\r\n", -EINVAL, NULL },
+		{ "3\r\nabc\r\n0\n\r\n", -EINVAL, NULL },
+		{ "3\r\nabc\r\n0\r\n\n", -EINVAL, NULL },
+		{ "3\r\nabc\r\n0\r\nX-T: 1\n\r\n", -EINVAL, NULL },
+		{ "3\r\nabc\r\n0\r\nX T: 1\r\n\r\n", -EINVAL, NULL },
+		{ "3\r\nabc\r\n0\r\nno colon\r\n\r\n", -EINVAL, NULL },
+		{ "3\r\nabc\r\n0\r\n: v\r\n\r\n", -EINVAL, NULL },
+		{ "3\r\nabc\r\n0\r\n X: v\r\n\r\n", -EINVAL, NULL },
+		{ "3\r\r\nabc\r\n0\r\n\r\n", -EINVAL, NULL },
+		{ "0x3\r\nabc\r\n0\r\n\r\n", -EINVAL, NULL },
+		{ "+3\r\nabc\r\n0\r\n\r\n", -EINVAL, NULL },
+		{ " 3\r\nabc\r\n0\r\n\r\n", -EINVAL, NULL },
+	};
+	size_t i;
+	int bytewise;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (bytewise = 0; bytewise < 2; bytewise++) {
+			struct evbuffer *out = evbuffer_new();
+			int rc = decode_mode(cases[i].in, strlen(cases[i].in),
+					     bytewise, 1, out, NULL);
+
+			ck_assert_msg(rc == cases[i].rc,
+				      "case %zu (bytewise %d): %d, want %d", i,
+				      bytewise, rc, cases[i].rc);
+			if (cases[i].body != NULL)
+				expect_body(out, cases[i].body);
+			evbuffer_free(out);
+		}
+	}
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -314,6 +374,7 @@ suite(void)
 	tcase_add_test(tc, test_chunked);
 	tcase_add_test(tc, test_chunked_forms);
 	tcase_add_test(tc, test_chunked_bad);
+	tcase_add_test(tc, test_chunked_strict);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -31,8 +31,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t i;
 	int rc, st;
 
-	end = lb_h1_req_head_end((const char *)data, size, 65536);
-	if ((end < 0 && end != -EINVAL && end != -E2BIG) ||
+	end = lb_h1_req_head_end((const char *)data, size, 8192, 65536);
+	if ((end < 0 && end != -EINVAL && end != -E2BIG && end != -ENAMETOOLONG) ||
 	    (end > 0 && (size_t)end > size))
 		abort();
 	/* a head where the input says it ends, and the whole input too */
@@ -49,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rc = lb_h1_parse_request(buf, len, &r);
 		if (rc < 0) {
 			st = lb_h1_req_status(rc);
-			if (st != 400 && st != 431 && st != 501 && st != 505)
+			if (st != 400 && st != 414 && st != 431 && st != 501 && st != 505)
 				abort();
 			free(buf);
 			continue;
@@ -57,7 +57,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		inside(buf, len, r.method, r.method_len);
 		inside(buf, len, r.target, r.target_len);
 		if (r.major != 1 || r.minor < 0 || r.minor > 9 ||
-		    r.nfields > LB_H1_MAX_FIELDS || r.content_length < -1 ||
+		    r.nfields > LB_H1_REQ_FIELDS_MAX || r.content_length < -1 ||
 		    (r.chunked && r.content_length >= 0) ||
 		    (r.minor >= 1 && r.host == NULL))
 			abort();
