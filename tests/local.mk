@@ -16,3 +16,4 @@ include %reldir%/daemon_load.mk
 include %reldir%/daemon_self.mk
 include %reldir%/health.mk
 include %reldir%/health_it.mk
+include %reldir%/hardening_it.mk
