@@ -17,3 +17,4 @@ include %reldir%/daemon_self.mk
 include %reldir%/health.mk
 include %reldir%/health_it.mk
 include %reldir%/hardening_it.mk
+include %reldir%/bench_h1req.mk
