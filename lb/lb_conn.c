@@ -881,6 +881,13 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 			       c->state == C_HEAD ? "head" : "body");
 			conn_fail(c, 408);
 		} else if (c->state == C_BUSY || c->state == C_FINAL) {
+			/* a reset, not a close: closed gracefully, the
+			 * socket would keep trickling its full send buffer
+			 * to the slow reader from kernel memory */
+			struct linger lg = {1, 0};
+
+			setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg,
+				   sizeof(lg));
 			conn_gone(c);
 		} else {
 			conn_free(c);

@@ -18,3 +18,4 @@ include %reldir%/health.mk
 include %reldir%/health_it.mk
 include %reldir%/hardening_it.mk
 include %reldir%/bench_h1req.mk
+include %reldir%/slowhttp.mk

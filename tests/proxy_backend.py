@@ -118,6 +118,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # a proxy may open hundreds of connections at once (scripts/slowhttp):
+    # with the default backlog of 5 their SYNs would be dropped and retried
+    # for seconds
+    request_queue_size = 1024
 
 
 def serve(port, name):
