@@ -175,17 +175,21 @@ struct te_list {
 	int last_chunked;        /* the last item so far is chunked */
 };
 
-/* Add one field value: comma-separated codings, each a token with
- * optional parameters. An empty item or one that is not a token makes
- * the framing unknowable. */
+/* Add one field value: comma-separated codings, each a token, optionally
+ * followed by blanks and parameters (";q=1"). An item that is not a token
+ * followed by one of those, parameters on chunked (it has none, so a
+ * reader may take "chunked;x" for an unknown coding), or a field that
+ * names no coding at all make the framing unknowable. */
 static int
 te_add(struct te_list *te, const char *v, size_t n)
 {
 	size_t i = 0;
+	unsigned items = 0;
 
 	te->seen = 1;
 	while (i < n) {
 		size_t start, end;
+		int chunked;
 
 		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
 			i++;
@@ -197,10 +201,21 @@ te_add(struct te_list *te, const char *v, size_t n)
 		end = i;
 		if (end == start)
 			return -EINVAL;
-		/* parameters (";q=1") belong to the coding before them */
-		while (i < n && v[i] != ',')
+		while (i < n && (v[i] == ' ' || v[i] == '\t'))
 			i++;
-		if (lb_h1_name_is(v + start, end - start, "chunked")) {
+		if (i < n && v[i] != ',' && v[i] != ';')
+			return -EINVAL;
+		chunked = lb_h1_name_is(v + start, end - start, "chunked");
+		if (i < n && v[i] == ';') {
+			if (chunked)
+				return -EINVAL;
+			/* another coding's parameters: skipped (such a
+			 * request is refused anyway) */
+			while (i < n && v[i] != ',')
+				i++;
+		}
+		items++;
+		if (chunked) {
 			te->chunked++;
 			te->last_chunked = 1;
 		} else {
@@ -208,7 +223,7 @@ te_add(struct te_list *te, const char *v, size_t n)
 			te->last_chunked = 0;
 		}
 	}
-	return 0;
+	return items > 0 ? 0 : -EINVAL;
 }
 
 /* The fields the parser acts on, by what they do to framing. */

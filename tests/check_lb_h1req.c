@@ -228,6 +228,30 @@ START_TEST(test_framing)
 			       "Transfer-Encoding: chunked\r\n\r\n"), -ENOSYS);
 	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
 			       "Transfer-Encoding: \"chunked\"\r\n\r\n"), -EINVAL);
+	/* junk after a coding, parameters on chunked, a field naming
+	 * nothing before a chunked one: each a reader could frame apart */
+	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
+			       "Transfer-Encoding: chunked gzip\r\n\r\n"), -EINVAL);
+	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
+			       "Transfer-Encoding: chunked/ chunked\r\n\r\n"),
+			 -EINVAL);
+	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
+			       "Transfer-Encoding: chunked;q=1\r\n\r\n"), -EINVAL);
+	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
+			       "Transfer-Encoding: chunked ; q=1\r\n\r\n"),
+			 -EINVAL);
+	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
+			       "Transfer-Encoding:\r\n"
+			       "Transfer-Encoding: chunked\r\n\r\n"), -EINVAL);
+	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
+			       "Transfer-Encoding: , ,\r\n"
+			       "Transfer-Encoding: chunked\r\n\r\n"), -EINVAL);
+	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
+			       "Transfer-Encoding: gzip;level=9 , chunked\r\n\r\n"),
+			 -ENOSYS);
+	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
+			       "Transfer-Encoding: chunked \t\r\n\r\n"), 0);
+	ck_assert_int_eq(r.chunked, 1);
 	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
 			       "Transfer-Encoding:\r\n\r\n"), -EINVAL);
 	ck_assert_int_eq(parse("POST / HTTP/1.0\r\n"

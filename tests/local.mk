@@ -19,3 +19,4 @@ include %reldir%/health_it.mk
 include %reldir%/hardening_it.mk
 include %reldir%/bench_h1req.mk
 include %reldir%/slowhttp.mk
+include %reldir%/h11_diff.mk
