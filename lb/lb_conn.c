@@ -317,28 +317,32 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Answer a request the proxy never saw (a bad head, a body too large)
- * and close after it. */
+ * and close after it; the body says why ("Bad Request: no Host"). */
 static void
-conn_fail(struct lb_conn *c, int status)
+conn_fail(struct lb_conn *c, int status, const char *why)
 {
 	struct lb_worker *w = c->w;
 	struct lb_resp_out o;
 	const char *reason = lb_headers_reason(status);
-	size_t rlen = strlen(reason);
+	size_t rlen = strlen(reason), wlen = why != NULL ? strlen(why) : 0;
 
 	LB_LOG(&w->ws->o.log, LB_LOG_DEBUG,
-	       "event=client_refused worker=%u peer=%s status=%d", w->id,
-	       c->peer, status);
+	       "event=client_refused worker=%u peer=%s status=%d why=\"%s\"",
+	       w->id, c->peer, status, why != NULL ? why : "");
 
 	memset(&o, 0, sizeof(o));
 	o.status = status;
-	o.length = (int64_t)rlen + 1;
+	o.length = (int64_t)(rlen + (wlen > 0 ? wlen + 2 : 0) + 1);
 	o.conn = LB_CONN_CLOSE;
 	lb_buf_reset(&w->tmp);
 	lb_headers_response_start(&w->tmp, NULL, &o);
 	lb_buf_adds(&w->tmp, "Content-Type: text/plain; charset=utf-8\r\n");
 	lb_headers_response_end(&w->tmp, &o);
 	lb_buf_add(&w->tmp, reason, rlen);
+	if (wlen > 0) {
+		lb_buf_add(&w->tmp, ": ", 2);
+		lb_buf_add(&w->tmp, why, wlen);
+	}
 	lb_buf_add(&w->tmp, "\n", 1);
 	if (w->tmp.oom) {
 		conn_free(c);
@@ -442,11 +446,11 @@ take_body(struct lb_conn *c)
 	}
 	rc = lb_h1_chunked_decode(&c->chunk, c->raw, c->body);
 	if (rc < 0) {
-		conn_fail(c, 400);
+		conn_fail(c, 400, "bad chunked framing");
 		return -1;
 	}
 	if (max > 0 && evbuffer_get_length(c->body) > max) {
-		conn_fail(c, 413);
+		conn_fail(c, 413, "body larger than proxy.maxbody");
 		return -1;
 	}
 	if (rc == 0)
@@ -455,7 +459,7 @@ take_body(struct lb_conn *c)
 	 * looked for (it fits: it came in with the last read) */
 	avail = evbuffer_get_length(c->raw);
 	if (avail > c->incap - c->head_len) {
-		conn_fail(c, 400);
+		conn_fail(c, 400, "too much sent after a chunked body");
 		return -1;
 	}
 	if (avail > 0) {
@@ -479,7 +483,7 @@ head_parsed(struct lb_conn *c)
 		evbuffer_drain(c->raw, evbuffer_get_length(c->raw));
 	} else if (h->content_length > 0) {
 		if (max > 0 && (uint64_t)h->content_length > max) {
-			conn_fail(c, 413);
+			conn_fail(c, 413, "body larger than proxy.maxbody");
 			return -1;
 		}
 		c->body_left = (uint64_t)h->content_length;
@@ -521,7 +525,12 @@ conn_process(struct lb_conn *c)
 			if (end == 0)
 				return;
 			if (end < 0) {
-				conn_fail(c, lb_h1_req_status((int)end));
+				conn_fail(c, lb_h1_req_status((int)end),
+					  end == -ENAMETOOLONG ?
+					  "request line longer than proxy.maxrequestline" :
+					  end == -E2BIG ?
+					  "request head larger than proxy.maxheaderbytes" :
+					  "line not ended by CRLF");
 				return;
 			}
 			if (c->head == NULL) {
@@ -531,7 +540,7 @@ conn_process(struct lb_conn *c)
 				else
 					c->head = malloc(sizeof(*c->head));
 				if (c->head == NULL) {
-					conn_fail(c, 503);
+					conn_fail(c, 503, "out of memory");
 					return;
 				}
 			}
@@ -539,11 +548,13 @@ conn_process(struct lb_conn *c)
 			rc = lb_h1_parse_request(c->in, (size_t)end,
 						 &c->head->h);
 			if (rc < 0) {
-				conn_fail(c, lb_h1_req_status(rc));
+				conn_fail(c, lb_h1_req_status(rc),
+					  c->head->h.why);
 				return;
 			}
 			if (c->head->h.nfields > w->live.client.max_headers) {
-				conn_fail(c, 431);
+				conn_fail(c, 431,
+					  "more than proxy.maxheaders fields");
 				return;
 			}
 			rc = head_parsed(c);
@@ -879,7 +890,9 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 			       "event=client_timeout worker=%u peer=%s "
 			       "phase=%s", w->id, c->peer,
 			       c->state == C_HEAD ? "head" : "body");
-			conn_fail(c, 408);
+			conn_fail(c, 408, c->state == C_HEAD ?
+				  "request head not complete within proxy.headertimeout" :
+				  "request body stalled past proxy.bodytimeout");
 		} else if (c->state == C_BUSY || c->state == C_FINAL) {
 			/* a reset, not a close: closed gracefully, the
 			 * socket would keep trickling its full send buffer

@@ -95,6 +95,9 @@ lb_h1_req_status(int err)
 	}
 }
 
+/* Fail with err, saying why in r->why. */
+#define FAIL(r, err, reason) ((r)->why = (reason), (err))
+
 /* "method SP target SP HTTP/x.y" ending at the CR at l[n]. */
 static int
 request_line(char *l, size_t n, struct lb_h1_req *r)
@@ -104,7 +107,7 @@ request_line(char *l, size_t n, struct lb_h1_req *r)
 	while (i < n && (cls[(unsigned char)l[i]] & C_TCHAR))
 		i++;
 	if (i == 0 || i >= n || l[i] != ' ')
-		return -EINVAL;
+		return FAIL(r, -EINVAL, "bad method or request line");
 	r->method = l;
 	r->method_len = i;
 	l[i++] = '\0';
@@ -112,18 +115,18 @@ request_line(char *l, size_t n, struct lb_h1_req *r)
 	while (i < n && (cls[(unsigned char)l[i]] & C_TARGET))
 		i++;
 	if (i == start || i >= n || l[i] != ' ')
-		return -EINVAL;
+		return FAIL(r, -EINVAL, "bad request target");
 	r->target = l + start;
 	r->target_len = i - start;
 	l[i++] = '\0';
 	if (n - i != 8 || memcmp(l + i, "HTTP/", 5) != 0 ||
 	    l[i + 5] < '0' || l[i + 5] > '9' || l[i + 6] != '.' ||
 	    l[i + 7] < '0' || l[i + 7] > '9')
-		return -EINVAL;
+		return FAIL(r, -EINVAL, "bad HTTP version");
 	r->major = l[i + 5] - '0';
 	r->minor = l[i + 7] - '0';
 	if (r->major != 1)
-		return -EPROTONOSUPPORT;
+		return FAIL(r, -EPROTONOSUPPORT, "only HTTP/1.x is spoken here");
 	return 0;
 }
 
@@ -235,8 +238,10 @@ known_field(struct lb_h1_req *r, const struct lb_h1_field *f,
 	case 4:
 		if (!lb_h1_name_is(f->name, 4, "host"))
 			return 0;
-		if (r->host != NULL || !host_ok(f->value, f->value_len))
-			return -EINVAL;
+		if (r->host != NULL)
+			return FAIL(r, -EINVAL, "more than one Host");
+		if (!host_ok(f->value, f->value_len))
+			return FAIL(r, -EINVAL, "bad Host");
 		r->host = f->value;
 		r->host_len = f->value_len;
 		return 0;
@@ -258,16 +263,19 @@ known_field(struct lb_h1_req *r, const struct lb_h1_field *f,
 
 		if (!lb_h1_name_is(f->name, 14, "content-length"))
 			return 0;
-		if (content_length(f->value, f->value_len, &v) < 0 ||
-		    (r->content_length >= 0 && r->content_length != v))
-			return -EINVAL;
+		if (content_length(f->value, f->value_len, &v) < 0)
+			return FAIL(r, -EINVAL, "bad Content-Length");
+		if (r->content_length >= 0 && r->content_length != v)
+			return FAIL(r, -EINVAL, "Content-Length values differ");
 		r->content_length = v;
 		return 0;
 	}
 	case 17:
 		if (!lb_h1_name_is(f->name, 17, "transfer-encoding"))
 			return 0;
-		return te_add(te, f->value, f->value_len);
+		if (te_add(te, f->value, f->value_len) < 0)
+			return FAIL(r, -EINVAL, "bad Transfer-Encoding");
+		return 0;
 	default:
 		return 0;
 	}
@@ -289,11 +297,12 @@ lb_h1_parse_request(char *buf, size_t len, struct lb_h1_req *r)
 	r->content_length = -1;
 	r->chunked = r->expect_continue = 0;
 	r->conn_close = r->conn_keep_alive = 0;
+	r->why = NULL;
 	if (len < 4 || memcmp(end - 4, "\r\n\r\n", 4) != 0)
-		return -EINVAL;
+		return FAIL(r, -EINVAL, "head not ended by an empty line");
 	nl = memchr(p, '\n', len);
 	if (nl == p || nl[-1] != '\r')
-		return -EINVAL;
+		return FAIL(r, -EINVAL, "line not ended by CRLF");
 	rc = request_line(p, (size_t)(nl - 1 - p), r);
 	if (rc < 0)
 		return rc;
@@ -306,14 +315,17 @@ lb_h1_parse_request(char *buf, size_t len, struct lb_h1_req *r)
 		/* the line is p..nl-1 (CR at nl-1); a bare LF was refused
 		 * by lb_h1_req_head_end, but parse may be given any bytes */
 		if (nl == NULL || nl == p || nl[-1] != '\r')
-			return -EINVAL;
+			return FAIL(r, -EINVAL, "line not ended by CRLF");
 		colon = p;
 		while (colon < nl - 1 && (cls[(unsigned char)*colon] & C_TCHAR))
 			colon++;
 		/* no name, a blank before ':' or obs-fold (a line starting
 		 * with a blank) all fail here */
 		if (colon == p || *colon != ':')
-			return -EINVAL;
+			return FAIL(r, -EINVAL, colon == p ? (*p == ' ' ||
+				    *p == '\t' ? "obsolete line folding" :
+				    "bad field name") :
+				    "bad field name or blank before ':'");
 		v = colon + 1;
 		ve = nl - 1;
 		while (v < ve && (*v == ' ' || *v == '\t'))
@@ -327,11 +339,12 @@ lb_h1_parse_request(char *buf, size_t len, struct lb_h1_req *r)
 				unsigned char c = (unsigned char)*q;
 
 				if (!(cls[c] & C_VCHAR) && c != ' ' && c != '\t')
-					return -EINVAL;
+					return FAIL(r, -EINVAL,
+						    "control character in a field value");
 			}
 		}
 		if (r->nfields == LB_H1_REQ_FIELDS_MAX)
-			return -E2BIG;
+			return FAIL(r, -E2BIG, "too many header fields");
 		f = &r->fields[r->nfields++];
 		f->name = p;
 		f->name_len = (size_t)(colon - p);
@@ -347,15 +360,21 @@ lb_h1_parse_request(char *buf, size_t len, struct lb_h1_req *r)
 		/* RFC 9112 6.1 and 6.3: with a length too, in HTTP/1.0,
 		 * without chunked as the final coding or with chunked twice,
 		 * no two readers need agree where the body ends */
-		if (r->content_length >= 0 || r->minor == 0 ||
-		    !te.last_chunked || te.chunked != 1)
-			return -EINVAL;
+		if (r->content_length >= 0)
+			return FAIL(r, -EINVAL,
+				    "both Content-Length and Transfer-Encoding");
+		if (r->minor == 0)
+			return FAIL(r, -EINVAL, "Transfer-Encoding in HTTP/1.0");
+		if (!te.last_chunked || te.chunked != 1)
+			return FAIL(r, -EINVAL,
+				    "chunked is not the one final transfer coding");
 		/* a coding we would have to undo before chunked */
 		if (te.others > 0)
-			return -ENOSYS;
+			return FAIL(r, -ENOSYS,
+				    "transfer codings other than chunked");
 		r->chunked = 1;
 	}
 	if (r->minor >= 1 && r->host == NULL)
-		return -EINVAL;
+		return FAIL(r, -EINVAL, "no Host");
 	return 0;
 }

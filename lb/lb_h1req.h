@@ -42,6 +42,8 @@ struct lb_h1_req {
 	int expect_continue;     /* Expect: 100-continue */
 	int conn_close;          /* Connection names close */
 	int conn_keep_alive;     /* Connection names keep-alive */
+	const char *why;         /* after an error: what was wrong, as a
+				  * phrase for the answer ("no Host") */
 };
 
 /*
@@ -60,7 +62,8 @@ long lb_h1_req_head_end(const char *buf, size_t len, size_t max_line,
  * Every pointer in r points into buf, and the method, the target and each
  * field value are NUL-terminated there: the byte after each (a SP, a CR
  * or a blank) is overwritten, so buf must be writable and is not a valid
- * head afterwards. Returns 0, or a negative errno that
+ * head afterwards. Returns 0, or a negative errno (with r->why saying
+ * what was wrong) that
  * lb_h1_req_status turns into the answer: -EINVAL (malformed; also a
  * Transfer-Encoding whose final coding is not chunked, or that applies
  * chunked twice, RFC 9112 6.3), -E2BIG (more than LB_H1_REQ_FIELDS_MAX

@@ -232,6 +232,20 @@ START_TEST(test_framing)
 	 * nothing before a chunked one: each a reader could frame apart */
 	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
 			       "Transfer-Encoding: chunked gzip\r\n\r\n"), -EINVAL);
+	ck_assert_str_eq(r.why, "bad Transfer-Encoding");
+	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
+			       "Transfer-Encoding: chunked\r\n"
+			       "Content-Length: 3\r\n\r\n"), -EINVAL);
+	ck_assert_str_eq(r.why, "both Content-Length and Transfer-Encoding");
+	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
+			       "Content-Length: 3\r\nContent-Length: 4\r\n\r\n"),
+			 -EINVAL);
+	ck_assert_str_eq(r.why, "Content-Length values differ");
+	ck_assert_int_eq(parse("GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n c\r\n\r\n"),
+			 -EINVAL);
+	ck_assert_str_eq(r.why, "obsolete line folding");
+	ck_assert_int_eq(parse("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+	ck_assert_ptr_null(r.why);
 	ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: x\r\n"
 			       "Transfer-Encoding: chunked/ chunked\r\n\r\n"),
 			 -EINVAL);
@@ -262,8 +276,10 @@ END_TEST
 START_TEST(test_host)
 {
 	ck_assert_int_eq(parse("GET / HTTP/1.1\r\n\r\n"), -EINVAL);
+	ck_assert_str_eq(r.why, "no Host");
 	ck_assert_int_eq(parse("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"),
 			 -EINVAL);
+	ck_assert_str_eq(r.why, "more than one Host");
 	ck_assert_int_eq(parse("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), -EINVAL);
 	ck_assert_int_eq(parse("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), -EINVAL);
 	ck_assert_int_eq(parse("GET / HTTP/1.1\r\nHost: u@a\r\n\r\n"), -EINVAL);
