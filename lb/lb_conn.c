@@ -40,6 +40,7 @@
 #define SWEEP_MS 250
 #define ACCEPT_RETRY_MS 100
 #define DISCARD_SIZE (16 * 1024)
+#define TOO_BIG "body larger than proxy.maxbody"
 
 enum conn_state {
 	C_HEAD = 0,
@@ -75,7 +76,7 @@ struct lb_conn {
 	int close_after;
 	int linger;                /* after the answer, linger before closing */
 	int eof;                   /* the client closed its side */
-	int trusted;               /* the peer is in proxy.header.trustedcidrs */
+	int trusted;               /* the peer is a trusted proxy */
 	int fresh;                 /* no request came yet */
 	uint64_t since_ms;         /* when the current phase began: the
 				    * accept, the end of the last response
@@ -316,10 +317,44 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 		conn_drained(c);
 }
 
-/* Answer a request the proxy never saw (a bad head, a body too large)
- * and close after it; the body says why ("Bad Request: no Host"). */
+/* Count a refused request and give it an access log line; h is its head
+ * when that parsed, else NULL. */
 static void
-conn_fail(struct lb_conn *c, int status, const char *why)
+refused_account(struct lb_conn *c, const struct lb_h1_req *h, int status,
+		uint64_t bytes)
+{
+	struct lb_worker *w = c->w;
+	struct lb_access_rec a;
+
+	LB_COUNT(w, requests, 1);
+	if (status < 500)
+		LB_COUNT(w, s4xx, 1);
+	else
+		LB_COUNT(w, s5xx, 1);
+	if (w->alog.log == NULL)
+		return;
+	memset(&a, 0, sizeof(a));
+	a.remote_addr = c->peer;
+	a.status = status;
+	a.bytes = bytes;
+	a.http_major = 1;
+	a.http_minor = 1;
+	if (h != NULL) {
+		a.method = h->method;
+		a.uri = h->target;
+		a.http_minor = h->minor;
+		a.host = h->host;
+	}
+	event_base_gettimeofday_cached(w->base, &a.start);
+	lb_worker_access(w, &a);
+}
+
+/* Answer a request the proxy never saw (a bad head, a body too large)
+ * and close after it; the body says why ("Bad Request: no Host"). h is
+ * the request's head when it parsed, else NULL. */
+static void
+conn_fail(struct lb_conn *c, const struct lb_h1_req *h, int status,
+	  const char *why)
 {
 	struct lb_worker *w = c->w;
 	struct lb_resp_out o;
@@ -349,6 +384,7 @@ conn_fail(struct lb_conn *c, int status, const char *why)
 		return;
 	}
 	evbuffer_add(c->out, w->tmp.p, w->tmp.len);
+	refused_account(c, h, status, (uint64_t)o.length);
 	/* the client may still be sending what we refused */
 	c->state = C_FINAL;
 	c->close_after = 1;
@@ -446,11 +482,11 @@ take_body(struct lb_conn *c)
 	}
 	rc = lb_h1_chunked_decode(&c->chunk, c->raw, c->body);
 	if (rc < 0) {
-		conn_fail(c, 400, "bad chunked framing");
+		conn_fail(c, &c->head->h, 400, "bad chunked framing");
 		return -1;
 	}
 	if (max > 0 && evbuffer_get_length(c->body) > max) {
-		conn_fail(c, 413, "body larger than proxy.maxbody");
+		conn_fail(c, &c->head->h, 413, TOO_BIG);
 		return -1;
 	}
 	if (rc == 0)
@@ -459,7 +495,8 @@ take_body(struct lb_conn *c)
 	 * looked for (it fits: it came in with the last read) */
 	avail = evbuffer_get_length(c->raw);
 	if (avail > c->incap - c->head_len) {
-		conn_fail(c, 400, "too much sent after a chunked body");
+		conn_fail(c, &c->head->h, 400,
+			  "too much sent after a chunked body");
 		return -1;
 	}
 	if (avail > 0) {
@@ -483,7 +520,7 @@ head_parsed(struct lb_conn *c)
 		evbuffer_drain(c->raw, evbuffer_get_length(c->raw));
 	} else if (h->content_length > 0) {
 		if (max > 0 && (uint64_t)h->content_length > max) {
-			conn_fail(c, 413, "body larger than proxy.maxbody");
+			conn_fail(c, &c->head->h, 413, TOO_BIG);
 			return -1;
 		}
 		c->body_left = (uint64_t)h->content_length;
@@ -525,7 +562,7 @@ conn_process(struct lb_conn *c)
 			if (end == 0)
 				return;
 			if (end < 0) {
-				conn_fail(c, lb_h1_req_status((int)end),
+				conn_fail(c, NULL, lb_h1_req_status((int)end),
 					  end == -ENAMETOOLONG ?
 					  "request line longer than proxy.maxrequestline" :
 					  end == -E2BIG ?
@@ -540,7 +577,8 @@ conn_process(struct lb_conn *c)
 				else
 					c->head = malloc(sizeof(*c->head));
 				if (c->head == NULL) {
-					conn_fail(c, 503, "out of memory");
+					conn_fail(c, NULL, 503,
+						  "out of memory");
 					return;
 				}
 			}
@@ -548,12 +586,12 @@ conn_process(struct lb_conn *c)
 			rc = lb_h1_parse_request(c->in, (size_t)end,
 						 &c->head->h);
 			if (rc < 0) {
-				conn_fail(c, lb_h1_req_status(rc),
+				conn_fail(c, NULL, lb_h1_req_status(rc),
 					  c->head->h.why);
 				return;
 			}
 			if (c->head->h.nfields > w->live.client.max_headers) {
-				conn_fail(c, 431,
+				conn_fail(c, &c->head->h, 431,
 					  "more than proxy.maxheaders fields");
 				return;
 			}
@@ -890,7 +928,8 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 			       "event=client_timeout worker=%u peer=%s "
 			       "phase=%s", w->id, c->peer,
 			       c->state == C_HEAD ? "head" : "body");
-			conn_fail(c, 408, c->state == C_HEAD ?
+			conn_fail(c, c->state == C_BODY ? &c->head->h : NULL,
+				  408, c->state == C_HEAD ?
 				  "request head not complete within proxy.headertimeout" :
 				  "request body stalled past proxy.bodytimeout");
 		} else if (c->state == C_BUSY || c->state == C_FINAL) {

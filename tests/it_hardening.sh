@@ -68,7 +68,8 @@ sy sy-default "$PA" "$UA"
 sy sy-trusted "$PT" "$UT" -proxy.header.trustedcidrs=127.0.0.0/8
 sy sy-limits "$PL" "$UL" -cfg "$CFG" -proxy.maxrequestline=1k \
 	-proxy.maxheaderbytes=2k -proxy.maxbody=1k -proxy.headertimeout=1s \
-	-proxy.bodytimeout=1s -proxy.idletimeout=1s
+	-proxy.bodytimeout=1s -proxy.idletimeout=1s \
+	-log.access.target="$SY_TMP/limits-access.log" -log.access.format=common
 PID_LIMITS=$SPAWNED
 sy sy-conns "$PC" "$UC" -proxy.maxclientconns=2
 
@@ -530,6 +531,12 @@ c2.close()
 c3.close()
 EOF
 
+# refused requests are counted and logged like answered ones: a line per
+# 414, 431 and 408 (method and target "-" when the head never parsed)
+for st in 414 431 408 413; do
+	check "a refused request ($st) has its access log line" \
+		wait_until 5 grep -q "\" $st " "$SY_TMP/limits-access.log"
+done
 kill -TERM "$PID_LIMITS"
 check "switchyard stops on SIGTERM" wait_until 20 sh -c "! kill -0 $PID_LIMITS 2>/dev/null"
 finish
