@@ -190,7 +190,12 @@ sleep 1
 # the time first: the ejection may be logged within a millisecond
 TK=$(now)
 kill -9 "$PID_k2"
-check "kill: the dead target is ejected" wait_until 10 state_is kill "$PORT_k2" ejected
+if wait_until 10 state_is kill "$PORT_k2" ejected; then
+	ok "kill: the dead target is ejected"
+else
+	fail "kill: the dead target is ejected"
+	echo "# kill: its entry in /api/health now: $(hget kill "$PORT_k2" "e")"
+fi
 TE=$(tr_time "kill@127.0.0.1:$PORT_k2" ejected "$TK")
 sleep 1.5
 load_stop kill
