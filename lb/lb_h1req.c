@@ -62,8 +62,10 @@ lb_h1_req_head_end(const char *buf, size_t len, size_t max_line,
 		if (len > max_line + 1 ||
 		    (len == max_line + 1 && buf[len - 1] != '\r'))
 			return -ENAMETOOLONG;
-	} else if (first > buf && first[-1] == '\r' &&
-		   (size_t)(first - 1 - buf) > max_line) {
+	} else if ((size_t)(first - buf) -
+		   (first > buf && first[-1] == '\r') > max_line) {
+		/* also when a bare LF ends it, so that the answer does not
+		 * depend on whether the LF came in the same read */
 		return -ENAMETOOLONG;
 	}
 	while (p < end) {

@@ -66,6 +66,15 @@ START_TEST(test_head_end)
 	ck_assert_int_eq(lb_h1_req_head_end(h, 14, 13, 1000), -ENAMETOOLONG);
 	ck_assert_int_eq(lb_h1_req_head_end("GET /aaaaaaaaa", 14, 12, 1000),
 			 -ENAMETOOLONG);
+	/* a long line ending in a bare LF: 414 whether the LF came yet or
+	 * not; at the limit, the bare LF is what is wrong */
+	ck_assert_int_eq(lb_h1_req_head_end("GET /aaaaaaaaa\n", 15, 13, 1000),
+			 -ENAMETOOLONG);
+	ck_assert_int_eq(lb_h1_req_head_end("GET /aaaaaaaaa", 14, 13, 1000),
+			 -ENAMETOOLONG);
+	ck_assert_int_eq(lb_h1_req_head_end("GET /aaaaaaaaa\n", 15, 14, 1000),
+			 -EINVAL);
+	ck_assert_int_eq(lb_h1_req_head_end("GET /aaaaaaaaa", 14, 14, 1000), 0);
 	/* the line limit wins over the head limit */
 	ck_assert_int_eq(lb_h1_req_head_end(h, strlen(h), 10, 12),
 			 -ENAMETOOLONG);
