@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "lb/lb_h1req.h"   /* lb_h1_is_tchar */
 #include "lb/lb_headers.h"
 
 /* Fields a Connection field can name that we remember; more are ignored
@@ -158,15 +159,6 @@ field(struct lb_buf *b, const char *name, const char *value)
 	lb_buf_add(b, "\r\n", 2);
 }
 
-static int
-is_tchar(unsigned char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return 1;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 void
 lb_headers_forwarded_value(struct lb_buf *out, const char *v, int as_node)
 {
@@ -174,7 +166,7 @@ lb_headers_forwarded_value(struct lb_buf *out, const char *v, int as_node)
 	int token = *v != '\0';
 
 	for (p = v; *p != '\0'; p++) {
-		if (!is_tchar((unsigned char)*p)) {
+		if (!lb_h1_is_tchar((unsigned char)*p)) {
 			token = 0;
 			break;
 		}

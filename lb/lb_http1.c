@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "lb/lb_h1req.h"   /* lb_h1_is_tchar */
 #include "lb/lb_http1.h"
 
 #define CHUNK_LINE_MAX 4096
@@ -32,15 +33,6 @@ lb_h1_head_end(const char *buf, size_t len, size_t max)
 		p = nl + 1;
 	}
 	return len > max ? -1 : 0;
-}
-
-static int
-is_tchar(unsigned char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return 1;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
 static unsigned char
@@ -203,7 +195,7 @@ lb_h1_parse_response(const char *buf, size_t len, struct lb_h1_resp *r)
 		if (colon == NULL || colon == line)
 			return -EINVAL;
 		for (i = 0; line + i < colon; i++) {
-			if (!is_tchar((unsigned char)line[i]))
+			if (!lb_h1_is_tchar((unsigned char)line[i]))
 				return -EINVAL;
 		}
 		v = colon + 1;
@@ -360,7 +352,7 @@ trailer_ok(const char *l, size_t n)
 {
 	size_t i = 0;
 
-	while (i < n && is_tchar((unsigned char)l[i]))
+	while (i < n && lb_h1_is_tchar((unsigned char)l[i]))
 		i++;
 	if (i == 0 || i == n || l[i] != ':')
 		return 0;
