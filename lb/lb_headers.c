@@ -34,7 +34,7 @@ enum field_class {
 	F_CONTENT_LENGTH,
 	F_EXPECT,
 	F_XFF,
-	F_FORWARDED,
+	F_FORWARDED,         /* first of the ones only a trusted peer's pass */
 	F_X_REAL_IP,
 	F_XF_PROTO,
 	F_XF_PORT,
@@ -248,6 +248,9 @@ lb_headers_request(struct lb_buf *out, const struct lb_fwd *f,
 
 		if (hop(&t, c, h->name, n))
 			continue;
+		/* from anyone else, switchyard's own values stand alone */
+		if (c >= F_FORWARDED && !f->trusted)
+			continue;
 		switch (c) {
 		case F_HOST:
 		case F_CONTENT_LENGTH:
@@ -257,30 +260,22 @@ lb_headers_request(struct lb_buf *out, const struct lb_fwd *f,
 			nxff++;
 			continue;
 		case F_FORWARDED:
-			nfwd += f->trusted;
+			nfwd++;
 			continue;
 		case F_XF_PREFIX:
-			if (f->prefix != NULL || !f->trusted)
+			if (f->prefix != NULL)
 				continue;
 			break;
 		case F_X_REAL_IP:
-			if (!f->trusted)
-				continue;
 			has_real_ip = 1;
 			break;
 		case F_XF_PROTO:
-			if (!f->trusted)
-				continue;
 			has_proto = 1;
 			break;
 		case F_XF_PORT:
-			if (!f->trusted)
-				continue;
 			has_port = 1;
 			break;
 		case F_XF_HOST:
-			if (!f->trusted)
-				continue;
 			has_host = 1;
 			break;
 		default:
