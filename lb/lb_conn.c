@@ -326,11 +326,7 @@ refused_account(struct lb_conn *c, const struct lb_h1_req *h, int status,
 	struct lb_worker *w = c->w;
 	struct lb_access_rec a;
 
-	LB_COUNT(w, requests, 1);
-	if (status < 500)
-		LB_COUNT(w, s4xx, 1);
-	else
-		LB_COUNT(w, s5xx, 1);
+	lb_worker_count_status(w, status);
 	if (w->alog.log == NULL)
 		return;
 	memset(&a, 0, sizeof(a));

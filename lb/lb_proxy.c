@@ -210,15 +210,7 @@ account(struct lb_req *rq)
 	if (rq->accounted)
 		return;
 	rq->accounted = 1;
-	LB_COUNT(w, requests, 1);
-	if (rq->status >= 200 && rq->status < 300)
-		LB_COUNT(w, s2xx, 1);
-	else if (rq->status >= 300 && rq->status < 400)
-		LB_COUNT(w, s3xx, 1);
-	else if (rq->status >= 400 && rq->status < 500)
-		LB_COUNT(w, s4xx, 1);
-	else if (rq->status >= 500)
-		LB_COUNT(w, s5xx, 1);
+	lb_worker_count_status(w, rq->status);
 	if (w->alog.log == NULL || rq->h == NULL)
 		return;
 	memset(&a, 0, sizeof(a));

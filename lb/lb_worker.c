@@ -325,6 +325,20 @@ flush_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
+lb_worker_count_status(struct lb_worker *w, int status)
+{
+	LB_COUNT(w, requests, 1);
+	if (status >= 200 && status < 300)
+		LB_COUNT(w, s2xx, 1);
+	else if (status >= 300 && status < 400)
+		LB_COUNT(w, s3xx, 1);
+	else if (status >= 400 && status < 500)
+		LB_COUNT(w, s4xx, 1);
+	else if (status >= 500)
+		LB_COUNT(w, s5xx, 1);
+}
+
+void
 lb_worker_access(struct lb_worker *w, const struct lb_access_rec *r)
 {
 	if (w->alog.log == NULL)

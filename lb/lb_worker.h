@@ -168,6 +168,8 @@ struct lb_bucket *lb_worker_bucket(struct lb_worker *w, struct lb_tabref *tr,
 				   const struct rt_target *t);
 /* The no-route page to send now (never NULL; may be empty). */
 const struct lb_page *lb_worker_page(struct lb_worker *w);
+/* Count one answered request with its status. */
+void lb_worker_count_status(struct lb_worker *w, int status);
 /* Add one access log line (no-op when the access log is off). */
 void lb_worker_access(struct lb_worker *w, const struct lb_access_rec *r);
 /* A request ended (after lb_worker_unpin): lets a drain finish. */
