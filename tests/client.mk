@@ -25,7 +25,7 @@ check_consul_watch_LDADD = $(CLIENT_TEST_LIBS) $(OPENSSL_LIBS)
 # The wake-up benchmark: a blocked watch against a running agent
 # (scripts and it_watch_wake.sh run it against switchyard-registry).
 noinst_PROGRAMS += bench_watch_latency
-bench_watch_latency_SOURCES = %reldir%/bench/bench_watch_latency.c
+bench_watch_latency_SOURCES = %reldir%/bench/bench_watch_latency.c %reldir%/bench/bench_stats.h
 bench_watch_latency_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CURL_CFLAGS) \
 	$(LIBEVENT_CFLAGS)
 bench_watch_latency_LDADD = libconsulclient.la $(CJSON_LIBS) $(CURL_LIBS) \

@@ -16,5 +16,5 @@ check_rt_concurrency_LDADD = libroutes.la $(CHECK_LIBS) -lm
 # Build time, memory, lookup and pick figures next to their targets
 # (tests/bench/README.md); built by make, not run by make check.
 noinst_PROGRAMS += bench_routes
-bench_routes_SOURCES = %reldir%/bench/bench_routes.c
+bench_routes_SOURCES = %reldir%/bench/bench_routes.c %reldir%/bench/bench_stats.h
 bench_routes_LDADD = libroutes.la -lm

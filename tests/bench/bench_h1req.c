@@ -37,6 +37,7 @@
 
 #include "lb/lb_h1req.h"
 #include "lb/lb_http1.h"
+#include "tests/bench/bench_stats.h"
 
 #define MAX_LINE 8192    /* proxy.maxrequestline's default */
 #define MAX_HEAD 65536   /* proxy.maxheaderbytes's default */
@@ -58,10 +59,6 @@ struct request {
 	size_t decoded_len;      /* what the body decodes to */
 };
 
-struct timing {
-	double median, best;
-};
-
 struct figures {
 	struct timing whole, copy, net;
 };
@@ -73,35 +70,6 @@ struct scratch {
 	struct lb_h1_req req;
 	struct evbuffer *in, *out;
 };
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Sorts v. */
-static struct timing
-summary(double *v, size_t n)
-{
-	struct timing t;
-
-	qsort(v, n, sizeof(*v), cmp_double);
-	t.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-	t.best = v[0];
-	return t;
-}
 
 static void
 set_head(struct request *r, const char *text)

@@ -37,6 +37,7 @@
 #include "routes/rt_pick.h"
 #include "routes/rt_table.h"
 #include "routes/rt_tags.h"
+#include "tests/bench/bench_stats.h"
 
 #define INSTANCES 3
 #define MAXTAGS 4
@@ -73,10 +74,6 @@ struct probe {
 
 /* A timed figure: the median sample and the best one (on a busy machine
  * the best shows what the code costs when it has the core to itself). */
-struct timing {
-	double median, best;
-};
-
 struct figures {
 	size_t services, routes, targets;
 	struct timing build_ms, lookup_ns, pick_rr_ns, pick_rnd_ns,
@@ -88,40 +85,12 @@ static volatile uintptr_t sink;   /* keeps timed calls from being dropped */
 static int build_only;            /* -build-only: no lookups or picks */
 
 static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t
 next_random(uint64_t *x)
 {
 	*x ^= *x << 13;
 	*x ^= *x >> 7;
 	*x ^= *x << 17;
 	return *x;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static struct timing
-summary(double *v, size_t n)
-{
-	struct timing t;
-
-	qsort(v, n, sizeof(*v), cmp_double);
-	t.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-	t.best = v[0];
-	return t;
 }
 
 static size_t

@@ -19,6 +19,7 @@
  */
 #include "registry-client/consul_api.h"
 #include "registry-client/consul_watch.h"
+#include "tests/bench/bench_stats.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -58,14 +59,6 @@ struct bench {
 	int failed;
 	char error[256];
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* The generation in the tags of our instance, or -1. */
 static long generation_in(const struct bench *b, const struct consul_response *resp)
@@ -144,12 +137,6 @@ static uint64_t wait_gen(struct bench *b, unsigned gen)
 		t = b->seen_ns[gen];
 	pthread_mutex_unlock(&b->lock);
 	return t;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
 }
 
 struct writer {
