@@ -198,14 +198,7 @@ START_TEST(test_request_forwarded_for)
 
 	fwd_init(&f);
 	f.trusted = 1;
-	add("X-Forwarded-For", "10.0.0.1");
-	add("X-Forwarded-For", "10.0.0.2, 10.0.0.3");
-	add("X-Real-Ip", "10.0.0.1");
-	add("X-Forwarded-Proto", "https");
-	add("X-Forwarded-Port", "443");
-	add("X-Forwarded-Host", "outer.example");
-	add("X-Forwarded-Prefix", "/client");
-	add("Forwarded", "for=10.0.0.1;proto=https");
+	add_forwarding_fields();
 	f.prefix = "/app";
 	ck_assert_int_eq(lb_headers_request(&out, &f, hdrs, nhdrs), 0);
 	ck_assert_int_eq(count("X-Forwarded-For"), 1);

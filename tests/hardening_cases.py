@@ -26,6 +26,7 @@ judge() and report() turn a case sent to switchyard into a check line.
 import collections
 import os
 import re
+import select
 import socket
 import sys
 import time
@@ -295,6 +296,27 @@ def responses_in(buf):
         else:
             out.append(Response(code, head, buf[pos:]))
             return out  # the body runs to the close
+
+
+def answer(s, most=3.0):
+    """The bytes of one whole final response read from socket s within most
+    seconds (less when it ends or the connection closes first), and the
+    seconds it took."""
+    buf, t0 = b"", time.monotonic()
+    while time.monotonic() - t0 < most:
+        rs = responses_in(buf)
+        if rs and rs[0].code >= 200 and rs[0].body == b"ok":
+            break
+        r, _, _ = select.select([s], [], [], 0.05)
+        if r:
+            try:
+                data = s.recv(65536)
+            except OSError:
+                break
+            if not data:
+                break
+            buf += data
+    return buf, time.monotonic() - t0
 
 
 def statuses_in(buf):

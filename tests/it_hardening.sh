@@ -327,8 +327,8 @@ check "SIGHUP: the change of proxy.maxheaders is logged" \
 part deadlines "$PL" <<'EOF'
 import select, socket, sys, time
 sys.path.insert(0, sys.argv[1])
-from hardening_cases import (Recording, header_values, report, responses_in,
-                             shorten)
+from hardening_cases import (Recording, answer, header_values, report,
+                             responses_in, shorten)
 
 rec = Recording(sys.argv[2])
 port = int(sys.argv[3])
@@ -425,35 +425,16 @@ report(closed and not buf and LOW <= t <= HIGH,
 REQ = b"GET / HTTP/1.1\r\nHost: backend\r\n\r\n"
 
 
-def answer(s, most=3.0):
-    """The bytes of one whole response on s within most seconds."""
-    buf, t0 = b"", time.monotonic()
-    while time.monotonic() - t0 < most:
-        rs = responses_in(buf)
-        if rs and rs[0].body == b"ok":
-            break
-        r, _, _ = select.select([s], [], [], 0.05)
-        if r:
-            try:
-                data = s.recv(65536)
-            except OSError:
-                break
-            if not data:
-                break
-            buf += data
-    return buf
-
-
 s = socket.create_connection(("127.0.0.1", port), timeout=5)
 time.sleep(0.3)  # within the head deadline of a fresh connection
 s.sendall(REQ)
-buf = answer(s)
+buf, _ = answer(s)
 report([x.code for x in responses_in(buf)] == [200],
        "a head sent 0.3 s after the connect is in time and answered",
        ["got %s" % shorten(buf)])
 time.sleep(0.3)
 s.sendall(REQ)
-buf = answer(s)
+buf, _ = answer(s)
 report([x.code for x in responses_in(buf)] == [200],
        "idletimeout=1s: a request after 0.3 s idle is answered",
        ["got %s" % shorten(buf)])
@@ -471,29 +452,10 @@ EOF
 part conns "$PC" <<'EOF'
 import select, socket, sys, time
 sys.path.insert(0, sys.argv[1])
-from hardening_cases import report, responses_in, shorten
+from hardening_cases import answer, report, responses_in, shorten
 
 port = int(sys.argv[3])
 REQ = b"GET / HTTP/1.1\r\nHost: backend\r\n\r\n"
-
-
-def answer(s, most):
-    """The bytes of one whole response on s within most seconds."""
-    buf, t0 = b"", time.monotonic()
-    while time.monotonic() - t0 < most:
-        rs = responses_in(buf)
-        if rs and rs[0].code >= 200 and rs[0].body == b"ok":
-            break
-        r, _, _ = select.select([s], [], [], 0.05)
-        if r:
-            try:
-                data = s.recv(65536)
-            except OSError:
-                break
-            if not data:
-                break
-            buf += data
-    return buf, time.monotonic() - t0
 
 
 def codes(buf):
